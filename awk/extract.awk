@@ -1,0 +1,197 @@
+# extract.awk: the S3 server access log parser of s3logextraction.
+#
+# Run with gawk under LC_ALL=C (bytes, never characters).  It never calls a shell, never reads
+# with getline and never derives a path from log data: the only files it writes are stdout and
+# the file named by -v meta=PATH.
+#
+# Variables (set with -v):
+#   mode     "extract" (default): one shard row per kept line on stdout, rejects and per-file
+#            line counts in `meta`.
+#            "parse": one row per line (kept and rejected; with all=1 every line) in the layout
+#            of `s3logextraction parse`, on stdout.
+#   ops      comma-separated operations to keep (default REST.GET.OBJECT)
+#   all      1 keeps every operation and status
+#   meta     path for reject rows (R label line reason), file rows (F label lines) and per-status
+#            totals (K status count bytes) in extract mode
+# A command-line assignment label=NAME before each file sets the name reported for it (the log
+# object name); without it the file path is reported.
+#
+# The record contract (see the corpus README): owner bucket [time tz] ip requester request_id
+# operation key, then a request-URI that is "-" or quoted, then status, error code, bytes sent,
+# object size, total time, turn-around time.  The quoted request-URI ends at the first `"`
+# followed by ` STATUS ERROR BYTES SIZE TOTAL TURNAROUND`; anything later is optional.
+
+BEGIN {
+    OFS = "\t"
+    if (mode == "") mode = "extract"
+    parse_mode = (mode == "parse")
+    if (ops == "") ops = "REST.GET.OBJECT"
+    n_ops = split(ops, op_list, ",")
+    for (i = 1; i <= n_ops; i++) KEEP[op_list[i]] = 1
+    if (!parse_mode && meta == "") meta = "/dev/stderr"
+    split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec", names, " ")
+    for (i = 1; i <= 12; i++) MONTH[names[i]] = i
+    split("31 28 31 30 31 30 31 31 30 31 30 31", DAYS, " ")
+    T = "[^ \t\"]+"
+    N = "([0-9]+|-)"
+    FAST_LINE = "^" T " " T " \\[[0-3][0-9]/[A-Z][a-z][a-z]/[0-9][0-9][0-9][0-9]:([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] " \
+        "[+-][0-9][0-9][0-5][0-9]\\] ([0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*|-) " \
+        T " " T " " T " " T " \"" T " " T " " T "\" ([0-9][0-9][0-9]|-) " T " " N " " N " " N " " N " " \
+        "\"[^ \t\"]*\" \"[^\"\t]*\"( [^\" ]+ [^\" ]+( .*)?| [^\" ]+)?$"
+    AGENT_END = "^( [^\" ]+( [^\" ]+)+( |$)|( [^\" ]+)*$)"
+    URI_END = "^\" ([0-9][0-9][0-9]|-) [^ ]+ ([0-9]+|-) ([0-9]+|-) ([0-9]+|-) ([0-9]+|-)( |$)"
+    # Nine tokens before the URI, spelled out: gawk compiles an interval {9} into a slow matcher.
+    PREFIX = "^[ \t]*"
+    for (i = 1; i <= 9; i++) PREFIX = PREFIX "[^ \t]+[ \t]+"
+    IP = "^([0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*|-)$"
+    TIME = "^\\[[0-3][0-9]/[A-Z][a-z][a-z]/[0-9][0-9][0-9][0-9]:([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
+    label = ""
+}
+
+FNR == 1 { name = (label != "") ? label : FILENAME; label = "" }
+
+{
+    if (substr($0, length($0)) == "\r") $0 = substr($0, 1, length($0) - 1)
+    if ($0 ~ FAST_LINE) fast()
+    else slow()
+}
+
+ENDFILE {
+    if (!parse_mode) print "F", name, FNR > meta
+}
+
+END {
+    if (!parse_mode) for (s in KEPT) print "K", s, KEPT[s], KEPT_BYTES[s] > meta
+}
+
+# The fast path: one DFA match (no positions, so gawk never backtracks) proves that the line is
+# a well-formed record with single spaces, a three-token request-URI without quotes, a one-token
+# referer and an agent without quotes; its tail obeys the agent rule below.  Then the whitespace
+# fields are exactly the tokens, the status block is fields 13-18 and the agent starts after
+# field 19.  Lines it does not prove go to slow(), which applies the full rules.
+function fast(    at, rest) {
+    at = length($1) + length($2) + length($3) + length($4) + length($5) + length($6) + length($7) + \
+         length($8) + length($9) + length($10) + length($11) + length($12) + length($13) + length($14) + \
+         length($15) + length($16) + length($17) + length($18) + length($19) + 21
+    rest = substr($0, at)
+    return record($3, $4, $5, $8, $9, $13, $15, $16, substr(rest, 1, index(rest, "\"") - 1))
+}
+
+# The general structural parse; every line the fast path does not prove ends here.
+function slow(    line, at, i, p, rest, pos, q, blk, s, tail) {
+    line = $0
+    if (line ~ /^[ \t]*$/) return reject("empty_line")
+    at = 0
+    for (i = 1; i <= 9; i++) at += length($i) + 1
+    if (substr(line, 1, at) != ($1 " " $2 " " $3 " " $4 " " $5 " " $6 " " $7 " " $8 " " $9 " ")) {
+        if (!match(line, PREFIX)) return reject("too_few_fields")
+        at = RLENGTH
+    }
+    rest = substr(line, at + 1)
+    split(substr(line, 1, at), p, " ")
+    if (p[9] == "") return reject("too_few_fields")
+    if (substr(rest, 1, 1) == "\"") {
+        # The URI ends at the first quote followed by a status block.
+        pos = 1
+        while ((q = index(substr(rest, pos + 1), "\"")) > 0) {
+            pos += q
+            if (substr(rest, pos) ~ URI_END) break
+        }
+        if (!q) return reject("no_status_block")
+        blk = substr(rest, pos + 1)
+    } else if (substr(rest, 1, 2) == "- ") {
+        blk = substr(rest, 2)
+        if (("\"" blk) !~ URI_END) return reject("no_status_block")
+    } else {
+        return reject("unquoted_request_uri")
+    }
+    split(substr(blk, 1, 256), s, " ")
+    tail = substr(blk, 7 + length(s[1]) + length(s[2]) + length(s[3]) + length(s[4]) + length(s[5]) + length(s[6]))
+    return record(p[3], p[4], p[5], p[8], p[9], s[1], s[3], s[4], user_agent(substr(tail, 2)))
+}
+
+# The user agent from the text after the status block ("referer" "agent" ...).  Quotes inside
+# either are data: the referer ends at the first `" "`; the agent ends at the first `"` followed
+# by two unquoted tokens (version id, host id) or by unquoted tokens up to the end of the line;
+# a line cut inside the agent keeps what is there.
+function user_agent(tail,    at, u, pos, q) {
+    if (substr(tail, 1, 1) != "\"") return "-"
+    at = index(substr(tail, 2), "\" \"")
+    if (!at) return "-"
+    u = substr(tail, at + 4)
+    pos = 0
+    while ((q = index(substr(u, pos + 1), "\"")) > 0) {
+        pos += q
+        if (substr(u, pos + 1) ~ AGENT_END) return substr(u, 1, pos - 1)
+    }
+    return u
+}
+
+# Validates time and remote IP and emits the line.
+function record(time, zone, ip, op, key, status, bytes, size, ua,    ts, keep, note) {
+    ts = utc(time, zone)
+    if (ts == "") return reject("invalid_time")
+    if (ip !~ IP) return reject("invalid_remote_ip")
+    if (bytes == "-") bytes = 0
+    if (size == "-") size = ""
+    keep = (op in KEEP) && (substr(status, 1, 1) == "2" || status == "304")
+    if (parse_mode) {
+        if (!keep && !all) return 1
+        note = keep ? "kept" : ((op in KEEP) ? "skipped: status" : "skipped: operation")
+        print esc(name), FNR, "ok", esc(key), ts, ip, status, bytes, op, note
+        return 1
+    }
+    if (!keep && !all) return 1
+    if (index(ua, "\t") || index(ua, "\\")) ua = esc(ua)
+    print ts, key, op, status, bytes, size, ip, ua
+    KEPT[status]++
+    KEPT_BYTES[status] += bytes
+    return 1
+}
+
+# "[dd/Mon/yyyy:HH:MM:SS" "+hhmm]" -> "yyyy-mm-ddTHH:MM:SSZ", or "" when not a valid time.
+function utc(t, z) {
+    if (z == "+0000]" && (t in UTC)) return UTC[t]
+    if (++cached > 200000) { delete UTC; cached = 0 }
+    if (z == "+0000]") return UTC[t] = utc_convert(t, z)
+    return utc_convert(t, z)
+}
+
+function utc_convert(t, z,    d, day, mon, year, e, sign) {
+    if (length(t) != 21 || t !~ TIME) return ""
+    d = substr(t, 2, 11)
+    if (!(d in DATE)) {
+        day = substr(d, 1, 2) + 0
+        mon = MONTH[substr(d, 4, 3)]
+        year = substr(d, 8, 4) + 0
+        if (mon && day >= 1 && day <= DAYS[mon] + (mon == 2 && leap(year)))
+            DATE[d] = sprintf("%04d-%02d-%02d", year, mon, day)
+        else
+            DATE[d] = ""
+    }
+    if (DATE[d] == "") return ""
+    if (z == "+0000]") return DATE[d] "T" substr(t, 14, 8) "Z"
+    if (z !~ /^[+-][0-9][0-9][0-5][0-9]\]$/) return ""
+    e = mktime(substr(DATE[d], 1, 4) " " substr(DATE[d], 6, 2) " " substr(DATE[d], 9, 2) " " \
+               substr(t, 14, 2) " " substr(t, 17, 2) " " substr(t, 20, 2), 1)
+    sign = (substr(z, 1, 1) == "-") ? -1 : 1
+    e -= sign * (substr(z, 2, 2) * 3600 + substr(z, 4, 2) * 60)
+    return strftime("%Y-%m-%dT%H:%M:%SZ", e, 1)
+}
+
+function leap(y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
+
+function reject(reason) {
+    if (parse_mode) print esc(name), FNR, "reject", "", "", "", "", "", "", reason
+    else print "R", name, FNR, reason > meta
+    return 1
+}
+
+# TSV cell escaping: backslash, tab, newline and carriage return.
+function esc(v) {
+    gsub(/\\/, "\\\\", v)
+    gsub(/\t/, "\\t", v)
+    gsub(/\n/, "\\n", v)
+    gsub(/\r/, "\\r", v)
+    return v
+}

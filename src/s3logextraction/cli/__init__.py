@@ -1,0 +1,49 @@
+"""The Typer app: each command parses options and calls the library function of the same name."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from .. import __version__
+from .config_cmd import config_app
+from .extract_cmd import extract_command, reset_app, status_command, stop_command
+from .parse_cmd import parse_command
+from .testing_cmd import testing_app
+
+app = typer.Typer(
+    name="s3logextraction",
+    help="Turn raw Amazon S3 server access logs into privacy-safe public usage statistics.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(config_app, name="config")
+app.add_typer(reset_app, name="reset")
+app.add_typer(testing_app, name="testing")
+app.command("parse")(parse_command)
+app.command("extract")(extract_command)
+app.command("stop")(stop_command)
+app.command("status")(status_command)
+
+
+def show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"s3logextraction {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Turn raw Amazon S3 server access logs into privacy-safe public usage statistics."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+
+def main() -> None:
+    app()

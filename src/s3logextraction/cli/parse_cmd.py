@@ -1,0 +1,23 @@
+"""`parse`: the parser's reading of each line, as TSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..parse import parse
+from .errors import reports_errors
+
+
+@reports_errors
+def parse_command(
+    files: Annotated[list[Path], typer.Argument(help="Log files (plain or gzip).", show_default=False)],
+    all_lines: Annotated[bool, typer.Option("--all", help="Every operation and status, not just kept lines.")] = False,
+    operations: Annotated[
+        str, typer.Option("--operations", help="Comma-separated operations to keep.")
+    ] = "REST.GET.OBJECT",
+) -> None:
+    """Show how each physical line is read: one TSV row per kept line and per reject."""
+    parse(files, keep_all=all_lines, operations=operations.split(","))

@@ -1,0 +1,20 @@
+"""Progress: a tqdm bar on a terminal, nothing in CRON (the caller logs a one-line summary)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tqdm import tqdm
+
+
+def on_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+@contextmanager
+def progress_bar(*, total: int, unit: str, description: str, enabled: bool | None) -> Iterator[tqdm]:
+    show = on_terminal() if enabled is None else enabled
+    with tqdm(total=total, unit=unit, unit_scale=True, desc=description, disable=not show, file=sys.stderr) as bar:
+        yield bar
