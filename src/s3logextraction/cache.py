@@ -250,6 +250,9 @@ class Cache:
         self._lock_fd = descriptor
 
     def close(self) -> None:
+        """Releases the lock; work left in staging/ was never committed, so it goes first."""
+        if self._lock_fd is not None:
+            self.clear_staging()
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -260,8 +263,7 @@ class Cache:
 
     def remove_uncommitted(self) -> None:
         """Deletes staging leftovers and shard files that no committed batch names in that format."""
-        for leftover in self.paths.staging.iterdir():
-            leftover.unlink()
+        self.clear_staging()
         committed = {
             self.paths.shard(batch_id=batch_id, shard_format=shard_format).name
             for batch_id, shard_format in self.db.execute("SELECT batch_id, format FROM batches")
@@ -269,6 +271,10 @@ class Cache:
         for shard in self.paths.shards.iterdir():
             if shard.name not in committed:
                 shard.unlink()
+
+    def clear_staging(self) -> None:
+        for leftover in self.paths.staging.iterdir():
+            leftover.unlink(missing_ok=True)
 
     def committed_objects(self) -> set[tuple[str, int]]:
         return {(name, size) for name, size in self.db.execute("SELECT name, size FROM log_objects")}

@@ -28,6 +28,9 @@ def status(*, cache: Path) -> dict[str, Any]:
     if not paths.state.exists():
         return figures
     db = connect(paths.state, read_only=True)
+    if db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'kept_by_status'").fetchone()[0] == 0:
+        db.close()
+        return figures  # a first run is creating the schema right now
     try:
         figures["log_objects"] = db.execute("SELECT count(*) FROM log_objects").fetchone()[0]
         batches, read, kept, rejected, sent = db.execute(

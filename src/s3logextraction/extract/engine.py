@@ -93,7 +93,7 @@ class StopSignals:
 
 
 def new_batch_ids() -> Callable[[], str]:
-    prefix = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+    prefix = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}-{os.getpid()}"
     counter = iter(range(1_000_000_000))
     return lambda: f"{prefix}-{next(counter):06d}"
 

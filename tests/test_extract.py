@@ -1,0 +1,288 @@
+"""The extraction engine with real gawk, real SQLite and real processes (killed, stopped, limited)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from s3logextraction import extract, status
+from s3logextraction.cache import Cache
+from s3logextraction.cli import app
+
+from .conftest import cli
+
+SCRIPT = str(Path(sys.executable).with_name("s3logextraction"))
+
+
+def shard_rows(cache: Path) -> list[str]:
+    """Every row of every committed shard (the DB names them), and only those."""
+    db = sqlite3.connect(cache / "state.sqlite")
+    batches = [row[0] for row in db.execute("SELECT batch_id FROM batches")]
+    db.close()
+    rows: list[str] = []
+    for batch in batches:
+        rows += (cache / "shards" / f"{batch}.tsv").read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+    return rows
+
+
+def per_key(rows: list[str]) -> dict[str, dict[str, int]]:
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: {"kept": 0, "kept_bytes": 0})
+    for row in rows:
+        fields = row.split("\t")
+        totals[fields[1]]["kept"] += 1
+        totals[fields[1]]["kept_bytes"] += int(fields[4])
+    return dict(totals)
+
+
+def expected_per_key(truth: dict[str, Any]) -> dict[str, dict[str, int]]:
+    return {
+        key: {"kept": value["kept"], "kept_bytes": value["kept_bytes"]}
+        for key, value in truth["per_key"].items()
+        if value["kept"]
+    }
+
+
+def assert_consistent(cache: Path) -> None:
+    """Staging is empty after a run and shards/ holds exactly the committed batches."""
+    db = sqlite3.connect(cache / "state.sqlite")
+    committed = {f"{batch}.{kind}" for batch, kind in db.execute("SELECT batch_id, format FROM batches")}
+    db.close()
+    assert {path.name for path in (cache / "shards").iterdir()} == committed
+    assert list((cache / "staging").iterdir()) == []
+
+
+def test_serial_and_parallel_agree_with_ground_truth(small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    logs, truth = small_corpus
+    serial = extract(logs, cache=tmp_path / "serial", workers=1, batch_bytes=500_000)
+    parallel = extract(logs, cache=tmp_path / "parallel", workers=2, batch_bytes=300_000)
+    assert serial.batches > 5 and parallel.batches > serial.batches
+    serial_rows = shard_rows(tmp_path / "serial")
+    assert sorted(serial_rows) == sorted(shard_rows(tmp_path / "parallel"))
+    assert per_key(serial_rows) == expected_per_key(truth)
+    figures = status(cache=tmp_path / "parallel")
+    assert figures["log_objects"] == truth["log_objects"]
+    assert figures["lines_read"] == truth["lines"]
+    assert figures["lines_rejected"] == truth["truncated_lines"]
+    assert figures["kept_by_status"] == truth["kept_per_status"]
+    assert figures["lines_kept"] == sum(truth["kept_per_status"].values())
+    assert figures["bytes_sent"] == sum(value["kept_bytes"] for value in truth["per_key"].values())
+    assert figures["running"] is None and figures["pending_index"] == figures["batches"]
+    assert_consistent(tmp_path / "parallel")
+
+
+def test_rerun_and_moved_folder_extract_nothing_new(small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    logs, truth = small_corpus
+    cache = tmp_path / "cache"
+    first = extract(logs, cache=cache, workers=2)
+    assert first.objects_done == truth["log_objects"]
+    assert extract(logs, cache=cache, workers=2).objects_done == 0
+    moved = shutil.copytree(logs, tmp_path / "elsewhere" / "logs")
+    again = extract(moved, cache=cache, workers=2)
+    assert (again.objects_done, again.objects_remaining) == (0, 0)
+    assert per_key(shard_rows(cache)) == expected_per_key(truth)
+
+
+def test_limit_and_gzip_objects(small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    logs, truth = small_corpus
+    copy = Path(shutil.copytree(logs, tmp_path / "logs"))
+    for number, path in enumerate(sorted(copy.rglob("*-*-*-*"))):
+        if number % 2 and path.is_file():
+            path.write_bytes(gzip.compress(path.read_bytes()))
+    cache = tmp_path / "cache"
+    partial = extract(copy, cache=cache, workers=2, limit=7)
+    assert partial.objects_done == 7 and partial.objects_remaining == truth["log_objects"] - 7
+    extract(copy, cache=cache, workers=2)
+    assert per_key(shard_rows(cache)) == expected_per_key(truth)
+    assert_consistent(cache)
+
+
+def start_extract(logs: Path, cache: Path, *extra: str, **kwargs: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [SCRIPT, "extract", str(logs), "--cache", str(cache), "--workers", "2", "--batch-size", "40K", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def committed_objects(cache: Path) -> int:
+    if not (cache / "state.sqlite").exists():
+        return 0
+    return int(status(cache=cache)["log_objects"])
+
+
+@pytest.mark.parametrize("trial", range(10))
+def test_sigkill_at_a_random_moment_loses_and_doubles_nothing(
+    small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path, trial: int
+) -> None:
+    logs, truth = small_corpus
+    cache = tmp_path / "cache"
+    moment = random.Random(trial).uniform(0.3, 2.0)
+    process = start_extract(logs, cache)
+    time.sleep(moment)
+    process.kill()
+    process.wait()
+    killed_at = committed_objects(cache)
+    report = extract(logs, cache=cache, workers=2)
+    assert report.objects_done + killed_at == truth["log_objects"]
+    assert per_key(shard_rows(cache)) == expected_per_key(truth)
+    assert status(cache=cache)["lines_read"] == truth["lines"]
+    assert_consistent(cache)
+
+
+def test_some_kills_land_mid_run(small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    """Guards the kill test itself: the corpus is big enough that a kill lands between commits."""
+    logs, truth = small_corpus
+    cache = tmp_path / "cache"
+    process = start_extract(logs, cache)
+    deadline = time.monotonic() + 30
+    while committed_objects(cache) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.kill()
+    process.wait()
+    assert 0 < committed_objects(cache) < truth["log_objects"]
+
+
+def wait_for_first_commit(cache: Path, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while committed_objects(cache) == 0:
+        assert process.poll() is None and time.monotonic() < deadline, "extract ended before the first commit"
+        time.sleep(0.01)
+
+
+def test_stop_from_another_process_drains_and_rerun_finishes(
+    small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    logs, truth = small_corpus
+    cache = tmp_path / "cache"
+    process = start_extract(logs, cache, "--batch-size", "10K")
+    wait_for_first_commit(cache, process)
+    stopped = cli("stop", "--cache", str(cache), "--timeout", "60")
+    _, stderr = process.communicate(timeout=60)
+    assert stopped.returncode == 0, stopped.stderr
+    assert "stopped pid" in stopped.stdout and "committed" in stopped.stdout
+    assert process.returncode == 0
+    assert "stopped on request" in stderr
+    assert committed_objects(cache) < truth["log_objects"]
+    assert not (cache / "STOP").exists()
+    extract(logs, cache=cache, workers=2)
+    assert per_key(shard_rows(cache)) == expected_per_key(truth)
+    assert_consistent(cache)
+
+
+def test_first_sigint_drains_second_aborts(small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    logs, truth = small_corpus
+    cache = tmp_path / "cache"
+    process = start_extract(logs, cache, "--batch-size", "10K")
+    wait_for_first_commit(cache, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0 and "stopped on request" in stderr
+    process = start_extract(logs, cache, "--batch-size", "10K")
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode in (0, 130)
+    extract(logs, cache=cache, workers=2)
+    assert per_key(shard_rows(cache)) == expected_per_key(truth)
+    assert_consistent(cache)
+
+
+def test_stop_without_a_run_leaves_nothing_behind(tmp_path: Path) -> None:
+    result = cli("stop", "--cache", str(tmp_path))
+    assert result.returncode == 0 and "no extraction is running" in result.stdout
+    assert not (tmp_path / "STOP").exists()
+
+
+def test_second_writer_exits_75_naming_the_holder(small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    logs, _ = small_corpus
+    with Cache.open_for_writing(tmp_path / "cache", command="extract"):
+        result = cli("extract", str(logs), "--cache", str(tmp_path / "cache"))
+        figures = json.loads(cli("status", "--cache", str(tmp_path / "cache"), "--json").stdout)
+    assert result.returncode == 75
+    assert f"pid {os.getpid()}" in result.stderr and result.stderr.count("\n") == 1
+    assert figures["running"]["pid"] == os.getpid()
+    assert cli("extract", str(logs), "--cache", str(tmp_path / "cache")).returncode == 0
+
+
+def test_full_disk_is_one_line_and_nothing_half_committed(
+    small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    logs, truth = small_corpus
+    cache = tmp_path / "cache"
+    extract(logs, cache=cache, workers=1, limit=3)
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
+
+    result = subprocess.run(
+        [SCRIPT, "extract", str(logs), "--cache", str(cache), "--batch-size", "2M"],
+        capture_output=True,
+        text=True,
+        preexec_fn=small_files,
+    )
+    assert result.returncode == 73, result.stderr
+    assert result.stderr.startswith("error: no space left") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+    extract(logs, cache=cache, workers=2)
+    assert per_key(shard_rows(cache)) == expected_per_key(truth)
+    assert_consistent(cache)
+
+
+def test_unreadable_object_is_one_line_naming_the_file(
+    tmp_path: Path, small_corpus: tuple[Path, dict[str, Any]]
+) -> None:
+    logs, _ = small_corpus
+    copy = Path(shutil.copytree(logs, tmp_path / "logs"))
+    broken = sorted(path for path in copy.rglob("*") if path.is_file())[-1]
+    broken.write_bytes(gzip.compress(random.Random(1).randbytes(50_000))[:2_000])
+    result = cli("extract", str(copy), "--cache", str(tmp_path / "cache"), "--workers", "1")
+    assert result.returncode == 66
+    assert str(broken) in result.stderr and result.stderr.count("\n") == 1
+    db = sqlite3.connect(tmp_path / "cache" / "state.sqlite")
+    names = {row[0] for row in db.execute("SELECT name FROM log_objects")}
+    assert broken.relative_to(copy).as_posix() not in names
+    assert_consistent(tmp_path / "cache")
+
+
+def test_missing_log_folder(tmp_path: Path) -> None:
+    result = cli("extract", str(tmp_path / "nope"), "--cache", str(tmp_path / "cache"))
+    assert result.returncode == 66 and "does not exist" in result.stderr
+
+
+def test_reset_extraction_asks_then_starts_over(small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    logs, truth = small_corpus
+    cache = tmp_path / "cache"
+    extract(logs, cache=cache, workers=2)
+    runner = CliRunner()
+    refused = runner.invoke(app, ["reset", "extraction", "--cache", str(cache)], input="n\n")
+    assert refused.exit_code != 0 and status(cache=cache)["log_objects"] == truth["log_objects"]
+    done = runner.invoke(app, ["reset", "extraction", "--cache", str(cache), "--yes"])
+    assert done.exit_code == 0 and status(cache=cache)["log_objects"] == 0
+    assert extract(logs, cache=cache, workers=2).objects_done == truth["log_objects"]
+
+
+def test_cache_files_are_private(small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    logs, _ = small_corpus
+    cache = tmp_path / "cache"
+    extract(logs, cache=cache, workers=2, limit=5)
+    for path in [cache, *cache.rglob("*")]:
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o700 if path.is_dir() else 0o600), path
