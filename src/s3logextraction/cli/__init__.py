@@ -10,6 +10,7 @@ import typer
 from .. import __version__
 from .config_cmd import config_app
 from .extract_cmd import extract_command, reset_app, status_command, stop_command
+from .ip_cmd import ip_app, key_app, update_app
 from .parse_cmd import parse_command
 from .testing_cmd import testing_app
 
@@ -23,6 +24,9 @@ app = typer.Typer(
 app.add_typer(config_app, name="config")
 app.add_typer(reset_app, name="reset")
 app.add_typer(testing_app, name="testing")
+app.add_typer(update_app, name="update")
+app.add_typer(ip_app, name="ip")
+config_app.add_typer(key_app, name="key")
 app.command("parse")(parse_command)
 app.command("extract")(extract_command)
 app.command("stop")(stop_command)

@@ -28,5 +28,10 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except S3LogExtractionError as error:
             raise fail(str(error), code=int(error.exit_code)) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as error:
+            first = str(error).splitlines()[0] if str(error) else ""
+            raise fail(f"unexpected {type(error).__name__}: {first} (please report this)", code=1) from None
 
     return wrapper

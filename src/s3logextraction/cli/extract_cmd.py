@@ -32,6 +32,10 @@ def extract_command(
     operations: Annotated[
         str | None, typer.Option("--operations", help="Comma-separated operations to keep (default REST.GET.OBJECT).")
     ] = None,
+    index: Annotated[
+        bool,
+        typer.Option("--index/--no-index", help="Index each batch at once (--no-index: `update ip indexes` later)."),
+    ] = True,
 ) -> None:
     """Extract new log objects into checkpointed shards (rerun-safe, stoppable)."""
     settings = load_settings(
@@ -48,6 +52,8 @@ def extract_command(
         batch_bytes=settings.batch_size,
         batch_files=settings.batch_files,
         operations=settings.operations,
+        index=index,
+        password=settings.password.get_secret_value() if settings.password else None,
     )
     typer.echo(report.summary(), err=True)
 

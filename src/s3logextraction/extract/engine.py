@@ -22,6 +22,7 @@ from typing import Any
 
 from ..cache import Cache, storage_errors
 from ..gawk import gawk_path
+from ..ips.index import open_indexer
 from ..progress import progress_bar
 from ..sources import LogObject, discover_local
 from .journal import commit_batch
@@ -107,18 +108,26 @@ def extract(
     batch_bytes: int = 64 * 1024 * 1024,
     batch_files: int = 2000,
     operations: Sequence[str] = ("REST.GET.OBJECT",),
-    after_commit: BatchHook | None = None,
+    index: bool = True,
+    password: str | None = None,
     show_progress: bool | None = None,
 ) -> ExtractReport:
     """Extracts every not-yet-committed log object under `log_dir` into shards of `cache`.
 
-    `after_commit` runs in this thread for each committed batch (indexing hooks in here).
+    With `index` (the default) every committed batch is indexed at once (and shards a killed run
+    left unindexed are indexed first), so no raw IP outlives the run in the clear.  A wrong
+    password is refused before anything is written.
     """
     gawk_path()
     started = time.monotonic()
     objects = discover_local(log_dir)
     with Cache.open_for_writing(cache, command="extract") as opened, storage_errors(what=opened.paths.root):
         opened.paths.stop.unlink(missing_ok=True)
+        after_commit: BatchHook | None = None
+        if index:
+            indexer = open_indexer(opened, password=password)
+            indexer.index_pending(show_progress=False)
+            after_commit = lambda _cache, result: indexer.index_batch(result.batch_id)  # noqa: E731
         todo = pending_objects(objects, committed=opened.committed_objects(), limit=limit)
         batches = plan_batches(todo, batch_bytes=batch_bytes, batch_files=batch_files)
         report = ExtractReport(objects_total=len(objects))

@@ -1,0 +1,39 @@
+"""Parser speed against `LC_ALL=C gawk '{n++} END{print n}'` over the same files, one process.
+
+    python benchmarks/bench_parse.py --size 500M --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import corpus, run_quiet, timed  # noqa: E402
+
+from s3logextraction.gawk import gawk_command, gawk_environment, gawk_path  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", default="500M")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/s3logextraction-bench/parse"))
+    args = parser.parse_args()
+    files, truth = corpus(args.dir, size=args.size, seed=args.seed)
+    size = sum(path.stat().st_size for path in files)
+    env = {**os.environ, **gawk_environment()}
+    baseline = timed(lambda: run_quiet([gawk_path(), "{n++} END{print n}", *map(str, files)], env=env))
+    command = gawk_command(files=[(path.name, path) for path in files], meta=Path(os.devnull))
+    parse = timed(lambda: run_quiet(command, env=env))
+    print(f"corpus: {len(files)} files, {size / 1e6:.0f} MB, {truth['lines']} lines")
+    print(f"baseline gawk '{{n++}}': {baseline:.2f} s ({size / baseline / 1e6:.0f} MB/s)")
+    print(f"parser (awk/extract.awk): {parse:.2f} s ({size / parse / 1e6:.0f} MB/s)")
+    print(f"speed ratio parser/baseline: {baseline / parse:.3f}x (target >= 0.5x)")
+
+
+if __name__ == "__main__":
+    main()

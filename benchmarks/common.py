@@ -1,0 +1,38 @@
+"""Shared helpers for the benchmark scripts: corpus generation (cached on disk) and timing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from s3logextraction.testing.generate import generate_benchmark, parse_size
+
+
+def corpus(directory: Path, *, size: str, seed: int, file_size: str = "2M") -> tuple[list[Path], dict[str, Any]]:
+    """The generated corpus at `directory`, generated once per (size, seed, file size)."""
+    stamp = directory / "corpus.json"
+    wanted = {"size": size, "seed": seed, "file_size": file_size}
+    if not stamp.exists() or json.loads(stamp.read_text()) != wanted:
+        subprocess.run(["rm", "-rf", str(directory)], check=True)
+        generate_benchmark(directory, size=parse_size(size), seed=seed, file_size=parse_size(file_size))
+        stamp.write_text(json.dumps(wanted))
+    files = sorted(path for path in (directory / "logs").rglob("*") if path.is_file())
+    return files, json.loads((directory / "ground_truth.json").read_text())
+
+
+def timed(action: Callable[[], object], *, repeat: int = 3) -> float:
+    """Best wall time of `repeat` runs (the page cache is warm after the first)."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def run_quiet(command: list[str], **kwargs: Any) -> None:
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, **kwargs)

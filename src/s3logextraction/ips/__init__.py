@@ -1,0 +1,1 @@
+"""IP addresses: the anonymous index, its keys and sealing (geolocation will live here too)."""

@@ -1,0 +1,125 @@
+"""Keys for the IP index: an HMAC key (lookup digests) and a sealing key (AES-GCM), both derived
+from one secret.  The secret is `S3_LOG_EXTRACTION_PASSWORD` stretched by scrypt with a random
+per-cache salt (once per process), or else a random key file in the user config dir (0600).
+
+A check value stored in the state DB detects a wrong password or a missing key file; the command
+then refuses before writing anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from ..cache import transaction
+from ..config import config_dir
+from ..errors import WrongKeyError
+
+log = logging.getLogger("s3logextraction")
+CHECK_TEXT = b"s3logextraction key check v1"
+SCRYPT_N = 2**15
+
+
+def key_file() -> Path:
+    return config_dir() / "ip-key"
+
+
+@dataclass(frozen=True)
+class IPKeys:
+    digest_key: bytes
+    seal_key: bytes
+
+    def digest(self, ip: bytes) -> bytes:
+        return hmac.digest(self.digest_key, ip, "sha256")
+
+    def seal(self, ip: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + AESGCM(self.seal_key).encrypt(nonce, ip, None)
+
+    def unseal(self, sealed: bytes) -> bytes:
+        try:
+            return AESGCM(self.seal_key).decrypt(sealed[:12], sealed[12:], None)
+        except InvalidTag:
+            raise WrongKeyError("a sealed IP does not open with this key: wrong password or key file") from None
+
+    def check_value(self) -> bytes:
+        return hmac.digest(self.digest_key, CHECK_TEXT, "sha256")
+
+
+def split_secret(secret: bytes) -> IPKeys:
+    return IPKeys(
+        digest_key=hashlib.sha256(b"digest" + secret).digest(), seal_key=hashlib.sha256(b"seal" + secret).digest()
+    )
+
+
+@cache
+def stretch(password: str, salt: bytes) -> bytes:
+    """scrypt once per process for a given password and salt (it is slow on purpose)."""
+    return Scrypt(salt=salt, length=32, n=SCRYPT_N, r=8, p=1).derive(password.encode())
+
+
+def read_or_create_key_file(*, create: bool) -> bytes:
+    path = key_file()
+    if path.exists():
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    if not create:
+        raise WrongKeyError(
+            f"the IP index of this cache was sealed with the key file {path}, which is missing; restore it "
+            "(or set S3_LOG_EXTRACTION_PASSWORD if a password was used)"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secret = secrets.token_bytes(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(secret.hex() + "\n")
+    log.info("created the IP key file %s: keep it safe, the IP index cannot be opened without it", path)
+    return secret
+
+
+def meta_value(db: sqlite3.Connection, name: str) -> bytes | None:
+    row = db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def derive_keys(*, password: str | None, salt: bytes | None, create_key_file: bool) -> IPKeys:
+    if password:
+        assert salt is not None
+        return split_secret(stretch(password, salt))
+    return split_secret(read_or_create_key_file(create=create_key_file))
+
+
+def load_keys(db: sqlite3.Connection, *, password: str | None) -> IPKeys:
+    """The cache's keys; the first use records salt, key source and check value."""
+    check = meta_value(db, "key_check")
+    if check is None:
+        salt = secrets.token_bytes(16)
+        keys = derive_keys(password=password, salt=salt, create_key_file=True)
+        with transaction(db):
+            db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [
+                    ("kdf_salt", salt),
+                    ("key_source", b"password" if password else b"keyfile"),
+                    ("key_check", keys.check_value()),
+                ],
+            )
+        return keys
+    source = meta_value(db, "key_source")
+    if source == b"password" and not password:
+        raise WrongKeyError("this cache's IP index is sealed with a password: set S3_LOG_EXTRACTION_PASSWORD")
+    chosen = password if source == b"password" else None
+    keys = derive_keys(password=chosen, salt=meta_value(db, "kdf_salt"), create_key_file=False)
+    if not hmac.compare_digest(keys.check_value(), check):
+        raise WrongKeyError("wrong password for this cache's IP index; nothing was changed")
+    return keys
