@@ -22,7 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from s3logextraction import extract, status
-from s3logextraction.cache import Cache
+from s3logextraction.cache import Cache, CachePaths, running_holder
 from s3logextraction.cli import app
 
 from .conftest import cli
@@ -204,7 +204,10 @@ def test_first_sigint_drains_second_aborts(small_corpus: tuple[Path, dict[str, A
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0 and "stopped on request" in stderr, stderr
     process = start_extract(logs, cache, "--batch-size", "10K")
-    time.sleep(0.5)
+    deadline = time.monotonic() + 30
+    while (running_holder(CachePaths(cache)) or {}).get("pid") != process.pid:
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.01)
     process.send_signal(signal.SIGTERM)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)

@@ -121,7 +121,12 @@ def extract(
     gawk_path()
     started = time.monotonic()
     objects = discover_local(log_dir)
-    with Cache.open_for_writing(cache, command="extract") as opened, storage_errors(what=opened.paths.root):
+    children = ChildProcesses()
+    with (
+        StopSignals(children) as signals,
+        Cache.open_for_writing(cache, command="extract") as opened,
+        storage_errors(what=opened.paths.root),
+    ):
         opened.paths.stop.unlink(missing_ok=True)
         after_commit: BatchHook | None = None
         if index:
@@ -131,19 +136,17 @@ def extract(
         todo = pending_objects(objects, committed=opened.committed_objects(), limit=limit)
         batches = plan_batches(todo, batch_bytes=batch_bytes, batch_files=batch_files)
         report = ExtractReport(objects_total=len(objects))
-        children = ChildProcesses()
-        with StopSignals(children) as signals:
-            report.stopped = run_batches(
-                opened,
-                batches=batches,
-                workers=workers,
-                operations=operations,
-                children=children,
-                report=report,
-                stop_requested=lambda: signals.requested or opened.paths.stop.exists(),
-                after_commit=after_commit,
-                show_progress=show_progress,
-            )
+        report.stopped = run_batches(
+            opened,
+            batches=batches,
+            workers=workers,
+            operations=operations,
+            children=children,
+            report=report,
+            stop_requested=lambda: signals.requested or opened.paths.stop.exists(),
+            after_commit=after_commit,
+            show_progress=show_progress,
+        )
         report.objects_remaining = len(pending_objects(objects, committed=opened.committed_objects(), limit=None))
         opened.paths.stop.unlink(missing_ok=True)
     report.seconds = time.monotonic() - started

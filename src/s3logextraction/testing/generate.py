@@ -144,7 +144,8 @@ class LineMaker:
         truth = self.truth
         size = self.sizes[key]
         timestamp = f"[{when.day:02d}/{MONTHS[when.month - 1]}/{when.year}:{when:%H:%M:%S} +0000]"
-        agent = USER_AGENTS[rng.randrange(len(USER_AGENTS))]
+        agents = QUOTED_AGENTS if rng.random() < 0.01 else USER_AGENTS
+        agent = agents[rng.randrange(len(agents))]
         request_id = f"{rng.getrandbits(64):016X}"
         status, sent, error = "200", "-", "-"
         if operation in ("REST.GET.OBJECT", "WEBSITE.GET.OBJECT"):
