@@ -1,6 +1,6 @@
 """Parser speed against `LC_ALL=C gawk '{n++} END{print n}'` over the same files, one process.
 
-    python benchmarks/bench_parse.py --size 500M --seed 1
+python benchmarks/bench_parse.py --size 500M --seed 1
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import corpus, run_quiet, timed  # noqa: E402
+from common import corpus, run_quiet, timed
 
-from s3logextraction.gawk import gawk_command, gawk_environment, gawk_path  # noqa: E402
+from s3logextraction.gawk import gawk_command, gawk_environment, gawk_path
 
 
 def main() -> None:

@@ -25,11 +25,14 @@ USER_AGENTS = (
     "python-requests/2.31.0",
     "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64",
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
-    'Dalvik/2.1.0 (Linux; U; Android 5.1; Alba 10" Build/LMY47I)',
     "dandi/0.59.0 requests/2.31.0 CPython/3.11.6",
-    'Mozilla/5.0 (iPad; CPU OS 13_1 like Mac OS X) Safari/604.1"',
     "curl/8.5.0",
     "fsspec/2024.2.0 aiohttp/3.9.3",
+)
+# Agents with raw quotes (real patterns), about one request in a hundred.
+QUOTED_AGENTS = (
+    'Dalvik/2.1.0 (Linux; U; Android 5.1; Alba 10" Build/LMY47I)',
+    'Mozilla/5.0 (iPad; CPU OS 13_1 like Mac OS X) Safari/604.1"',
 )
 # (operation, weight); GET statuses are drawn separately.
 OPERATIONS = (

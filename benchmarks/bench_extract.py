@@ -1,0 +1,120 @@
+"""End-to-end `extract` throughput against `cat` and `xargs -P2 gawk` over the same files, with
+and without indexing, `update ip indexes` alone, peak memory of the process tree, cache size.
+
+    python benchmarks/bench_extract.py --size 1G --seed 2 [--small-files]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import corpus, timed
+
+from s3logextraction.gawk import gawk_path, parser_path
+
+SCRIPT = str(Path(sys.executable).with_name("s3logextraction"))
+
+
+def peak_tree_memory(command: list[str]) -> tuple[float, int]:
+    """Wall time and the peak summed RSS of the command and all its children (sampled)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    root = psutil.Process(process.pid)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            try:
+                tree = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(member.memory_info().rss for member in tree))
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    process.wait()
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"{command} failed with {process.returncode}")
+    return time.perf_counter() - started, peak
+
+
+def du(path: Path) -> int:
+    return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", default="1G")
+    parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/s3logextraction-bench/extract"))
+    parser.add_argument("--small-files", action="store_true", help="also compare 5 KB objects with 2 MB objects")
+    args = parser.parse_args()
+    files, truth = corpus(args.dir, size=args.size, seed=args.seed)
+    size = sum(path.stat().st_size for path in files)
+    names = "\0".join(map(str, files)).encode()
+    env = {**os.environ, "LC_ALL": "C"}
+    cat = timed(lambda: subprocess.run(["xargs", "-0", "cat"], input=names, stdout=subprocess.DEVNULL, check=True))
+    xargs = timed(
+        lambda: subprocess.run(
+            ["xargs", "-0", "-P2", "-n", "50", gawk_path(), "-b", "-f", str(parser_path()), "-v", "meta=/dev/null"],
+            input=names,
+            stdout=subprocess.DEVNULL,
+            env=env,
+            check=True,
+        ),
+        repeat=1,
+    )
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="s3le-bench-") as scratch:
+        for label, extra in (("no-index", ["--no-index"]), ("index", [])):
+            cache = Path(scratch) / label
+            results[label] = peak_tree_memory(
+                [SCRIPT, "extract", str(args.dir / "logs"), "--cache", str(cache), "--workers", "2", *extra]
+            )
+        started = time.perf_counter()
+        subprocess.run([SCRIPT, "update", "ip", "indexes", "--cache", str(Path(scratch) / "no-index")], check=True)
+        index_alone = time.perf_counter() - started
+        shard_bytes = du(Path(scratch) / "index" / "shards")
+        cache_bytes = du(Path(scratch) / "index")
+    print(f"corpus: {len(files)} files, {size / 1e6:.0f} MB, {truth['lines']} lines")
+    print(f"cat: {cat:.2f} s ({size / cat / 1e6:.0f} MB/s); xargs -P2 gawk parser: {xargs:.2f} s")
+    for label, (seconds, peak) in results.items():
+        print(
+            f"extract {label}: {seconds:.2f} s ({size / seconds / 1e6:.0f} MB/s), ratio vs cat {cat / seconds:.3f}x, "
+            f"vs xargs -P2 gawk {xargs / seconds:.3f}x, peak tree RSS {peak / 1e6:.0f} MB"
+        )
+    print(f"extract with index / without: {results['no-index'][0] / results['index'][0]:.3f}x throughput")
+    print(f"update ip indexes alone: {index_alone:.2f} s = {index_alone / results['no-index'][0]:.3f}x extraction time")
+    print(f"parquet shards: {shard_bytes / size:.4f} of raw log bytes; whole cache {cache_bytes / size:.4f}")
+    if args.small_files:
+        small, _ = corpus(args.dir.with_name("extract-small"), size=str(size), seed=args.seed, file_size="5K")
+        timings = {}
+        for label, folder in (("small", args.dir.with_name("extract-small")), ("large", args.dir)):
+            with tempfile.TemporaryDirectory(prefix="s3le-bench-") as scratch:
+                timings[label] = peak_tree_memory(
+                    [SCRIPT, "extract", str(folder / "logs"), "--cache", scratch, "--workers", "2", "--no-index"]
+                )[0]
+        print(
+            f"{len(small)} small files: {timings['small']:.2f} s vs large files {timings['large']:.2f} s "
+            f"({timings['small'] / timings['large']:.2f}x)"
+        )
+
+
+if __name__ == "__main__":
+    main()
