@@ -299,3 +299,12 @@ def test_cache_files_are_private(small_corpus: tuple[Path, dict[str, Any]], tmp_
     for path in [cache, *cache.rglob("*")]:
         mode = path.stat().st_mode & 0o777
         assert mode == (0o700 if path.is_dir() else 0o600), path
+
+
+def test_bundled_examples_extract_to_their_ground_truth(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    truth = json.loads((examples / "ground_truth.json").read_text())
+    result = cli("extract", str(examples / "logs"), "--cache", str(tmp_path / "cache"))
+    assert result.returncode == 0, result.stderr
+    assert per_key(shard_rows(tmp_path / "cache")) == expected_per_key(truth)
+    assert status(cache=tmp_path / "cache")["pending_index"] == 0

@@ -77,6 +77,8 @@ class Indexer:
     def __init__(self, cache: Cache, keys: IPKeys) -> None:
         self.cache = cache
         self.keys = keys
+        # IPs already committed in this run, in memory only: later shards skip HMAC and lookup.
+        self.seen_ips: dict[bytes, int] = {}
 
     def ip_ids(self, distinct: pa.Array) -> tuple[pa.Array, list[tuple[int, bytes, bytes]]]:
         db = self.cache.db
@@ -84,6 +86,9 @@ class Indexer:
         new_rows: list[tuple[int, bytes, bytes]] = []
         next_id = db.execute("SELECT coalesce(max(ip_id), 0) + 1 FROM ips").fetchone()[0]
         for ip in distinct.to_pylist():
+            if ip in self.seen_ips:
+                known[ip] = self.seen_ips[ip]
+                continue
             digest = self.keys.digest(ip)
             row = db.execute("SELECT ip_id FROM ips WHERE digest = ?", (digest,)).fetchone()
             if row is None:
@@ -143,6 +148,7 @@ class Indexer:
             db.executemany("INSERT INTO ips VALUES (?, ?, ?)", new_ips)
             db.executemany("INSERT INTO user_agents VALUES (?, ?)", new_agents)
             db.execute("UPDATE batches SET format = 'parquet' WHERE batch_id = ?", (batch_id,))
+        self.seen_ips.update(zip(distinct_ips.to_pylist(), ip_ids.to_pylist(), strict=True))
         source.unlink()
 
     def index_pending(self, *, show_progress: bool | None = None) -> int:
