@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from s3logextraction import extract, status
+from s3logextraction.cache import Cache
 from s3logextraction.ips.index import update_ip_indexes
 
 from .conftest import cli
@@ -67,9 +68,12 @@ def test_same_ip_same_id_across_shards_and_runs_and_ip_show(tmp_path: Path) -> N
     ids = key_to_ip_ids(cache)
     assert all(len(found) == 1 for found in ids.values())
     assert len({next(iter(found)) for found in ids.values()}) == len(IPS)
-    for number, ip in enumerate(IPS):
-        shown = cli("ip", "show", str(next(iter(ids[f"k-{number}"]))), "--cache", str(cache))
-        assert shown.returncode == 0 and shown.stdout.strip() == ip
+    with Cache.open_for_writing(cache, command="extract"):  # a run in progress does not block `ip show`
+        for number, ip in enumerate(IPS):
+            shown = cli("ip", "show", str(next(iter(ids[f"k-{number}"]))), "--cache", str(cache))
+            assert shown.returncode == 0 and shown.stdout.strip() == ip
+    unknown = cli("ip", "show", "999999", "--cache", str(cache))
+    assert unknown.returncode == 66 and "no IP has the id 999999" in unknown.stderr
 
 
 def digest(path: Path) -> str:

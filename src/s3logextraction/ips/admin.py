@@ -5,19 +5,27 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from ..cache import Cache, storage_errors, transaction
+from ..cache import Cache, CachePaths, connect, storage_errors, transaction
 from ..errors import InputError
 from .keys import derive_keys, load_keys
 
 
 def show_ip(*, cache: Path, ip_id: int, password: str | None) -> str:
-    """The raw IP behind `ip_id` (the only function that ever returns one)."""
-    with Cache.open_for_writing(cache, command="ip show") as opened, storage_errors(what=opened.paths.root):
-        keys = load_keys(opened.db, password=password)
-        row = opened.db.execute("SELECT sealed FROM ips WHERE ip_id = ?", (ip_id,)).fetchone()
-        if row is None:
-            raise InputError(f"no IP has the id {ip_id} in {opened.paths.root}")
-        return keys.unseal(bytes(row[0])).decode("ascii", "replace")
+    """The raw IP behind `ip_id` (the only function that ever returns one).  Reads without the
+    lock, so an operator can look while the nightly run is going."""
+    paths = CachePaths(cache.expanduser().absolute())
+    if not paths.state.exists():
+        raise InputError(f"{paths.root} holds no IP index")
+    db = connect(paths.state, read_only=True)
+    try:
+        with storage_errors(what=paths.root):
+            keys = load_keys(db, password=password)
+            row = db.execute("SELECT sealed FROM ips WHERE ip_id = ?", (ip_id,)).fetchone()
+    finally:
+        db.close()
+    if row is None:
+        raise InputError(f"no IP has the id {ip_id} in {paths.root}")
+    return keys.unseal(bytes(row[0])).decode("ascii", "replace")
 
 
 def rotate_key(*, cache: Path, password: str | None, new_password: str) -> int:

@@ -11,6 +11,7 @@ is removed by the next run), never both counted.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -66,9 +67,33 @@ def read_tsv_shard(path: Path) -> pa.Table:
     )
 
 
-def ids_for(values: pa.Array, lookup: dict[bytes, int]) -> pa.Array:
-    """`values` (distinct) mapped through `lookup`, in the same order."""
-    return pa.array([lookup[value] for value in values.to_pylist()], type=pa.int64())
+class IdTable:
+    """Ids for one kind of value (IPs or user agents), assigned in order of first appearance.
+
+    `seen` keeps the values committed in this run in memory only, so later shards skip the hash
+    and the DB lookup; `find` looks a value up in the DB and `row` builds the row of a new one.
+    """
+
+    def __init__(self, *, find: Callable[[bytes], int | None], row: Callable[[int, bytes], tuple[object, ...]]) -> None:
+        self.find = find
+        self.row = row
+        self.seen: dict[bytes, int] = {}
+
+    def assign(self, distinct: pa.Array, *, next_id: int) -> tuple[pa.Array, list[tuple[object, ...]]]:
+        ids: list[int] = []
+        new_rows: list[tuple[object, ...]] = []
+        for value in distinct.to_pylist():
+            found = self.seen.get(value)
+            if found is None:
+                found = self.find(value)
+            if found is None:
+                found, next_id = next_id, next_id + 1
+                new_rows.append(self.row(found, value))
+            ids.append(found)
+        return pa.array(ids, type=pa.int64()), new_rows
+
+    def remember(self, distinct: pa.Array, ids: pa.Array) -> None:
+        self.seen.update(zip(distinct.to_pylist(), ids.to_pylist(), strict=True))
 
 
 class Indexer:
@@ -77,40 +102,21 @@ class Indexer:
     def __init__(self, cache: Cache, keys: IPKeys) -> None:
         self.cache = cache
         self.keys = keys
-        # IPs already committed in this run, in memory only: later shards skip HMAC and lookup.
-        self.seen_ips: dict[bytes, int] = {}
+        self.ips = IdTable(
+            find=lambda ip: self.lookup("SELECT ip_id FROM ips WHERE digest = ?", keys.digest(ip)),
+            row=lambda ip_id, ip: (ip_id, keys.digest(ip), keys.seal(ip)),
+        )
+        self.agents = IdTable(
+            find=lambda agent: self.lookup("SELECT user_agent_id FROM user_agents WHERE text = ?", agent),
+            row=lambda agent_id, agent: (agent_id, agent),
+        )
 
-    def ip_ids(self, distinct: pa.Array) -> tuple[pa.Array, list[tuple[int, bytes, bytes]]]:
-        db = self.cache.db
-        known: dict[bytes, int] = {}
-        new_rows: list[tuple[int, bytes, bytes]] = []
-        next_id = db.execute("SELECT coalesce(max(ip_id), 0) + 1 FROM ips").fetchone()[0]
-        for ip in distinct.to_pylist():
-            if ip in self.seen_ips:
-                known[ip] = self.seen_ips[ip]
-                continue
-            digest = self.keys.digest(ip)
-            row = db.execute("SELECT ip_id FROM ips WHERE digest = ?", (digest,)).fetchone()
-            if row is None:
-                row = (next_id,)
-                new_rows.append((next_id, digest, self.keys.seal(ip)))
-                next_id += 1
-            known[ip] = row[0]
-        return ids_for(distinct, known), new_rows
+    def lookup(self, query: str, value: bytes) -> int | None:
+        row = self.cache.db.execute(query, (value,)).fetchone()
+        return None if row is None else int(row[0])
 
-    def agent_ids(self, distinct: pa.Array) -> tuple[pa.Array, list[tuple[int, bytes]]]:
-        db = self.cache.db
-        known: dict[bytes, int] = {}
-        new_rows: list[tuple[int, bytes]] = []
-        next_id = db.execute("SELECT coalesce(max(user_agent_id), 0) + 1 FROM user_agents").fetchone()[0]
-        for agent in distinct.to_pylist():
-            row = db.execute("SELECT user_agent_id FROM user_agents WHERE text = ?", (agent,)).fetchone()
-            if row is None:
-                row = (next_id,)
-                new_rows.append((next_id, agent))
-                next_id += 1
-            known[agent] = row[0]
-        return ids_for(distinct, known), new_rows
+    def next_id(self, query: str) -> int:
+        return int(self.cache.db.execute(query).fetchone()[0])
 
     def index_batch(self, batch_id: str) -> None:
         paths = self.cache.paths
@@ -119,8 +125,12 @@ class Indexer:
         rows = read_tsv_shard(source)
         distinct_ips = pc.unique(rows["ip"]) if rows.num_rows else pa.array([], pa.binary())
         distinct_agents = pc.unique(rows["user_agent"]) if rows.num_rows else pa.array([], pa.binary())
-        ip_ids, new_ips = self.ip_ids(distinct_ips)
-        agent_ids, new_agents = self.agent_ids(distinct_agents)
+        ip_ids, new_ips = self.ips.assign(
+            distinct_ips, next_id=self.next_id("SELECT coalesce(max(ip_id), 0) + 1 FROM ips")
+        )
+        agent_ids, new_agents = self.agents.assign(
+            distinct_agents, next_id=self.next_id("SELECT coalesce(max(user_agent_id), 0) + 1 FROM user_agents")
+        )
         table = pa.table(
             {
                 "timestamp": pc.cast(rows["timestamp"], pa.timestamp("s", tz="UTC")),
@@ -148,7 +158,8 @@ class Indexer:
             db.executemany("INSERT INTO ips VALUES (?, ?, ?)", new_ips)
             db.executemany("INSERT INTO user_agents VALUES (?, ?)", new_agents)
             db.execute("UPDATE batches SET format = 'parquet' WHERE batch_id = ?", (batch_id,))
-        self.seen_ips.update(zip(distinct_ips.to_pylist(), ip_ids.to_pylist(), strict=True))
+        self.ips.remember(distinct_ips, ip_ids)
+        self.agents.remember(distinct_agents, agent_ids)
         source.unlink()
 
     def index_pending(self, *, show_progress: bool | None = None) -> int:
