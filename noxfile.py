@@ -36,4 +36,4 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     session.install("-e", ".")
-    session.run("s3logextraction", "extract", "examples/logs", "--cache", f"{session.create_tmp()}/cache")
+    session.run("s3logextraction", "run", "examples/logs", "--cache", f"{session.create_tmp()}/cache")

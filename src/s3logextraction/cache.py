@@ -64,6 +64,10 @@ CREATE TABLE IF NOT EXISTS user_agents (
     user_agent_id INTEGER PRIMARY KEY,
     text TEXT NOT NULL UNIQUE
 );
+CREATE TABLE IF NOT EXISTS ip_regions (
+    ip_id INTEGER PRIMARY KEY REFERENCES ips(ip_id),
+    region TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER PRIMARY KEY,
     command TEXT NOT NULL,

@@ -10,8 +10,9 @@ import typer
 from .. import __version__
 from .config_cmd import config_app
 from .extract_cmd import extract_command, reset_app, status_command, stop_command
-from .ip_cmd import ip_app, key_app, update_app
+from .ip_cmd import ip_app, key_app, update_ip_app
 from .parse_cmd import parse_command
+from .summarize_cmd import run_command, summaries_command, totals_command
 from .testing_cmd import testing_app
 
 app = typer.Typer(
@@ -24,7 +25,12 @@ app = typer.Typer(
 app.add_typer(config_app, name="config")
 app.add_typer(reset_app, name="reset")
 app.add_typer(testing_app, name="testing")
+update_app = typer.Typer(help="Bring a derived stage up to date (only new work is done).", no_args_is_help=True)
+update_app.add_typer(update_ip_app, name="ip")
+update_app.command("summaries")(summaries_command)
+update_app.command("totals")(totals_command)
 app.add_typer(update_app, name="update")
+app.command("run")(run_command)
 app.add_typer(ip_app, name="ip")
 config_app.add_typer(key_app, name="key")
 app.command("parse")(parse_command)

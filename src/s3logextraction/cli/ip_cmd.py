@@ -13,9 +13,7 @@ from ..ips.index import update_ip_indexes
 from .errors import fail, reports_errors
 from .options import CacheOption
 
-update_app = typer.Typer(help="Bring a derived stage up to date (only new work is done).", no_args_is_help=True)
 update_ip_app = typer.Typer(help="IP stages.", no_args_is_help=True)
-update_app.add_typer(update_ip_app, name="ip")
 ip_app = typer.Typer(help="Operator tools for the IP index.", no_args_is_help=True)
 key_app = typer.Typer(help="The key that seals stored IPs.", no_args_is_help=True)
 

@@ -23,3 +23,13 @@ WorkersOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+PrivacyThresholdOption = Annotated[
+    int | None,
+    typer.Option("--privacy-threshold", help="Counts below this are published as <N (default 50).", show_default=False),
+]
+PrivacyRoundingOption = Annotated[
+    int | None,
+    typer.Option("--privacy-rounding", help="Other counts are rounded to this (default 20).", show_default=False),
+]
+ModeOption = Annotated[str, typer.Option("--mode", help="generic (per dataset) or archive (archive-wide).")]
+LevelOption = Annotated[int, typer.Option("--level", help="Key path segments that name a dataset.")]
