@@ -31,6 +31,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.run("python", "benchmarks/bench_parse.py", *session.posargs)
     session.run("python", "benchmarks/bench_extract.py", *session.posargs)
+    session.run("python", "benchmarks/bench_summaries.py", *session.posargs)
 
 
 @nox.session

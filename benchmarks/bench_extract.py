@@ -11,47 +11,16 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import psutil
-
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import corpus, timed
+from common import corpus, peak_tree_memory, timed
 
 from s3logextraction.gawk import gawk_path, parser_path
 
 SCRIPT = str(Path(sys.executable).with_name("s3logextraction"))
-
-
-def peak_tree_memory(command: list[str]) -> tuple[float, int]:
-    """Wall time and the peak summed RSS of the command and all its children (sampled)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    root = psutil.Process(process.pid)
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            try:
-                tree = [root, *root.children(recursive=True)]
-                peak = max(peak, sum(member.memory_info().rss for member in tree))
-            except psutil.Error:
-                pass
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    process.wait()
-    done.set()
-    sampler.join()
-    if process.returncode != 0:
-        raise SystemExit(f"{command} failed with {process.returncode}")
-    return time.perf_counter() - started, peak
 
 
 def du(path: Path) -> int:

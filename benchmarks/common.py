@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from s3logextraction.testing.generate import generate_benchmark, parse_size
 
@@ -36,3 +39,31 @@ def timed(action: Callable[[], object], *, repeat: int = 3) -> float:
 
 def run_quiet(command: list[str], **kwargs: Any) -> None:
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, **kwargs)
+
+
+def peak_tree_memory(command: list[str]) -> tuple[float, int]:
+    """Wall time and the peak summed RSS of the command and all its children (sampled)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    root = psutil.Process(process.pid)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            try:
+                tree = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(member.memory_info().rss for member in tree))
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    process.wait()
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"{command} failed with {process.returncode}")
+    return time.perf_counter() - started, peak
