@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from s3logextraction import extract
+from s3logextraction.datasets.generic import split_key
 from s3logextraction.ips.admin import show_ip
 from s3logextraction.pipeline import run
 from s3logextraction.summarize import update_summaries, update_totals
@@ -208,3 +209,20 @@ def test_run_stops_at_the_failing_stage(tmp_path: Path) -> None:
     result = cli("run", str(tmp_path / "missing"), "--cache", str(tmp_path / "cache"))
     assert result.returncode == 66
     assert result.stderr.startswith("error: extract: ") and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "level", "expected"),
+    [
+        ("ds1/sub-1/a%2Bb.nwb", 1, ("ds1", "sub-1/a+b.nwb")),
+        ("ds1/sub-1/a%2Bb.nwb", 2, ("ds1/sub-1", "a+b.nwb")),
+        ("photos/my%2520cat.jpg", 1, ("photos", "my%20cat.jpg")),
+        ("index.html", 1, ("undetermined", "index.html")),
+        ("ds1/", 1, ("undetermined", "ds1/")),
+        ("../../etc/passwd", 1, ("%2E%2E", "../etc/passwd")),
+        ("/abs/x", 1, ("%00", "abs/x")),
+        ("archive/by_day.tsv", 1, ("%61rchive", "by_day.tsv")),
+    ],
+)
+def test_dataset_and_asset_of_a_key(key: str, level: int, expected: tuple[str, str]) -> None:
+    assert split_key(key, level=level) == expected

@@ -12,10 +12,17 @@ from urllib.parse import unquote
 
 UNDETERMINED = "undetermined"
 UNSAFE_SEGMENTS = {"": "%00", ".": "%2E", "..": "%2E%2E"}
+# Names the archive-wide outputs use at the top of summaries/.
+RESERVED = {"archive", "totals.json", "archive_totals.json", "region_codes_to_coordinates.yaml"}
 
 
 def safe_dataset(segments: list[str]) -> str:
-    return "/".join(UNSAFE_SEGMENTS.get(segment, segment.replace("\x00", "%00")) for segment in segments)
+    """The folder name of a dataset: navigation segments and reserved top-level names are
+    percent-encoded (their first character), so no dataset can overwrite another output."""
+    safe = [UNSAFE_SEGMENTS.get(segment, segment.replace("\x00", "%00")) for segment in segments]
+    if safe[0] in RESERVED:
+        safe[0] = f"%{ord(safe[0][0]):02X}{safe[0][1:]}"
+    return "/".join(safe)
 
 
 def split_key(key: str, *, level: int) -> tuple[str, str]:
