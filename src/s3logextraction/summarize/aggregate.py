@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..datasets import split_keys
+from ..progress import progress_bar
 
 SUMS = [("bytes_sent", "sum"), ("number_of_requests", "sum"), ("number_of_downloads", "sum")]
 RENAMES = {"bytes_sent_sum": "bytes_sent", "number_of_requests_sum": "number_of_requests",
@@ -87,11 +87,15 @@ def region_table(db: sqlite3.Connection) -> pa.Table:
 
 
 def aggregate(*, shards: list[Path], db: sqlite3.Connection, level: int) -> Aggregates:
-    parts: dict[str, list[pa.Table]] = {"day": [], "asset": [], "requester": []}
-    for rows in chain([REQUEST_SCHEMA.empty_table()], (requests_of(shard, level=level) for shard in shards)):
-        parts["day"].append(grouped(rows, ["dataset", "date"]))
-        parts["asset"].append(grouped(rows, ["dataset", "asset_path"]))
-        parts["requester"].append(grouped(rows, ["dataset", "ip_id"]))
+    groupings = {"day": ["dataset", "date"], "asset": ["dataset", "asset_path"], "requester": ["dataset", "ip_id"]}
+    empty = REQUEST_SCHEMA.empty_table()
+    parts = {name: [grouped(empty, keys)] for name, keys in groupings.items()}
+    with progress_bar(total=len(shards), unit="shard", description="summaries", enabled=None) as bar:
+        for shard in shards:
+            rows = requests_of(shard, level=level)
+            for name, keys in groupings.items():
+                parts[name].append(grouped(rows, keys))
+            bar.update(1)
     by_requester = grouped(pa.concat_tables(parts["requester"]), ["dataset", "ip_id"])
     by_requester = by_requester.join(region_table(db), "ip_id", join_type="left outer")
     by_requester = by_requester.set_column(
