@@ -7,6 +7,7 @@ Every caller (the `parse` command, the extraction workers, the benchmarks) goes 
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -45,7 +46,7 @@ def awk_label(name: str) -> str:
 
 def gawk_command(
     *,
-    files: Iterable[tuple[str, Path]],
+    files: Iterable[tuple[str, str | Path]],
     mode: str = "extract",
     operations: Sequence[str] = ("REST.GET.OBJECT",),
     keep_all: bool = False,
@@ -58,7 +59,7 @@ def gawk_command(
     if meta is not None:
         command += ["-v", f"meta={meta}"]
     for label, path in files:
-        command += [f"label={awk_label(label)}", str(path.absolute())]
+        command += [f"label={awk_label(label)}", os.path.abspath(path)]
     return command
 
 

@@ -20,7 +20,7 @@ class LogObject:
 
     name: str
     size: int
-    path: Path
+    path: str  # a str, not a Path: building 100,000 Path objects costs more than listing them
 
 
 def discover_local(root: Path) -> list[LogObject]:
@@ -30,18 +30,17 @@ def discover_local(root: Path) -> list[LogObject]:
     if not root.is_dir():
         raise InputError(f"{root}: not a folder")
     found: list[LogObject] = []
-    pending = [root]
+    pending = [(str(root), "")]
     while pending:
-        folder = pending.pop()
+        folder, prefix = pending.pop()
         try:
             entries = list(os.scandir(folder))
         except OSError as error:
             raise InputError(f"{folder}: cannot list ({error.strerror})") from None
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                pending.append(Path(entry.path))
+                pending.append((entry.path, f"{prefix}{entry.name}/"))
             elif LOG_OBJECT_NAME.fullmatch(entry.name) and entry.is_file():
-                path = Path(entry.path)
-                found.append(LogObject(name=path.relative_to(root).as_posix(), size=entry.stat().st_size, path=path))
+                found.append(LogObject(name=prefix + entry.name, size=entry.stat().st_size, path=entry.path))
     found.sort(key=lambda log_object: log_object.name)
     return found
