@@ -69,9 +69,13 @@ def readable_copy(*, log_object: LogObject, staging: Path, batch_id: str, number
     """The path gawk reads: the object itself, or its decompressed copy when it is gzip (one open
     of the object either way: for 100,000 small objects the opens are the cost)."""
     try:
-        with open(log_object.path, "rb") as handle:
-            if handle.read(2) != GZIP_MAGIC:
-                return log_object.path
+        descriptor = os.open(log_object.path, os.O_RDONLY)
+        try:
+            head = os.read(descriptor, 2)
+        finally:
+            os.close(descriptor)
+        if head != GZIP_MAGIC:
+            return log_object.path
         return gunzip_to(source=Path(log_object.path), target=staging / f"{batch_id}.{number}.log")
     except OSError as error:
         if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
