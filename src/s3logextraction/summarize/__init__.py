@@ -29,8 +29,7 @@ class SummaryReport:
 
 def chosen_datasets(aggregates: Aggregates, *, pick: Sequence[str], skip: Sequence[str]) -> list[str]:
     every = sorted(pc.unique(aggregates.by_day["dataset"]).to_pylist())
-    wanted = [name for name in every if (not pick or name in pick) and name not in skip]
-    return wanted
+    return [name for name in every if (not pick or name in pick) and name not in skip]
 
 
 def load(cache: Cache, *, level: int) -> tuple[Aggregates, int]:

@@ -54,10 +54,6 @@ def count_rows(table: pa.Table, *, first: str, privacy: Privacy) -> list[tuple[A
     ]
 
 
-def by_region(requesters: pa.Table, keys: list[str]) -> pa.Table:
-    return grouped(requesters, keys)
-
-
 def region_figures(regions: Iterable[str]) -> tuple[int, int]:
     """(number_of_unique_regions, number_of_unique_countries): places and ISO countries only."""
     labels = set(regions)
@@ -67,26 +63,43 @@ def region_figures(regions: Iterable[str]) -> tuple[int, int]:
     )
 
 
-def select(table: pa.Table, dataset: str) -> pa.Table:
-    return table.filter(pc.equal(table["dataset"], dataset))
+def per_dataset(table: pa.Table) -> dict[str, pa.Table]:
+    """The rows of each dataset, from one sort (filtering per dataset would cost datasets x rows)."""
+    ordered = table.sort_by("dataset")
+    pieces: dict[str, pa.Table] = {}
+    start = 0
+    for entry in pc.value_counts(ordered["dataset"]).to_pylist():
+        pieces[entry["values"]] = ordered.slice(start, entry["counts"])
+        start += entry["counts"]
+    return pieces
+
+
+def rows_of(pieces: dict[str, pa.Table], dataset: str, *, like: pa.Table) -> pa.Table:
+    return pieces.get(dataset, like.schema.empty_table())
 
 
 def write_dataset_summaries(aggregates: Aggregates, *, root: Path, datasets: Sequence[str], privacy: Privacy) -> int:
     """by_day, by_asset, by_region and requester_count for each dataset; returns files written."""
-    regions = by_region(aggregates.by_requester, ["dataset", "region"])
+    regions = grouped(aggregates.by_requester, ["dataset", "region"])
+    tables = (
+        ("by_day.tsv", "date", aggregates.by_day),
+        ("by_asset.tsv", "asset_path", aggregates.by_asset),
+        ("by_region.tsv", "region", regions),
+    )
+    split = {name: (first, table, per_dataset(table)) for name, first, table in tables}
+    requesters = per_dataset(aggregates.by_requester)
     written = 0
     for dataset in datasets:
         folder = root / dataset
-        tables = (
-            ("by_day.tsv", "date", aggregates.by_day),
-            ("by_asset.tsv", "asset_path", aggregates.by_asset),
-            ("by_region.tsv", "region", regions),
-        )
         files = {
-            name: tsv((first, *COUNT_COLUMNS), count_rows(select(table, dataset), first=first, privacy=privacy))
-            for name, first, table in tables
+            name: tsv(
+                (first, *COUNT_COLUMNS),
+                count_rows(rows_of(pieces, dataset, like=table), first=first, privacy=privacy),
+            )
+            for name, (first, table, pieces) in split.items()
         }
-        files["requester_count.tsv"] = f"{privacy.protect(select(aggregates.by_requester, dataset).num_rows)}\n"
+        count = rows_of(requesters, dataset, like=aggregates.by_requester).num_rows
+        files["requester_count.tsv"] = f"{privacy.protect(count)}\n"
         written += sum(write_if_changed(folder / name, content) for name, content in files.items())
     return written
 
@@ -95,7 +108,7 @@ def write_archive_summaries(aggregates: Aggregates, *, root: Path, privacy: Priv
     """Archive-wide figures from the exact sums, never from rounded per-dataset figures."""
     folder = root / "archive"
     days = grouped(aggregates.by_day, ["date"])
-    regions = by_region(aggregates.by_requester, ["region"])
+    regions = grouped(aggregates.by_requester, ["region"])
     requesters = pc.count_distinct(aggregates.by_requester["ip_id"]).as_py()
     files = {
         "by_day.tsv": tsv(("date", *COUNT_COLUMNS), count_rows(days, first="date", privacy=privacy)),
@@ -118,10 +131,12 @@ def totals_of(*, days: pa.Table, requesters: pa.Table, privacy: Privacy) -> dict
 
 
 def write_totals(aggregates: Aggregates, *, root: Path, datasets: Sequence[str], privacy: Privacy) -> int:
+    days = per_dataset(aggregates.by_day)
+    requesters = per_dataset(aggregates.by_requester)
     totals = {
         dataset: totals_of(
-            days=select(aggregates.by_day, dataset),
-            requesters=select(aggregates.by_requester, dataset),
+            days=rows_of(days, dataset, like=aggregates.by_day),
+            requesters=rows_of(requesters, dataset, like=aggregates.by_requester),
             privacy=privacy,
         )
         for dataset in sorted(datasets)
