@@ -11,6 +11,7 @@ is removed by the next run), never both counted.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -69,27 +70,53 @@ def read_tsv_shard(path: Path) -> pa.Table:
 class IdTable:
     """Ids for one kind of value (IPs or user agents), assigned in order of first appearance.
 
-    `seen` keeps the values committed in this run in memory only, so later shards skip the hash
-    and the DB lookup; `find` looks a value up in the DB and `row` builds the row of a new one.
+    A value is stored under its lookup key (`key_of`: the keyed digest for IPs, the text itself for
+    agents).  `seen` keeps the values committed in this run in memory only, so later shards skip
+    the hash and the DB; the rest are looked up in batches, one query per 500 values.
     """
 
-    def __init__(self, *, find: Callable[[bytes], int | None], row: Callable[[int, bytes], tuple[object, ...]]) -> None:
-        self.find = find
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        *,
+        table: str,
+        id_column: str,
+        key_column: str,
+        key_of: Callable[[bytes], bytes],
+        row: Callable[[int, bytes, bytes], tuple[object, ...]],
+    ) -> None:
+        self.db = db
+        self.table, self.id_column, self.key_column = table, id_column, key_column
+        self.key_of = key_of
         self.row = row
         self.seen: dict[bytes, int] = {}
 
-    def assign(self, distinct: pa.Array, *, next_id: int) -> tuple[pa.Array, list[tuple[object, ...]]]:
-        ids: list[int] = []
+    def stored(self, keys: list[bytes]) -> dict[bytes, int]:
+        found: dict[bytes, int] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            query = (
+                f"SELECT {self.key_column}, {self.id_column} FROM {self.table} "
+                f"WHERE {self.key_column} IN ({','.join('?' * len(chunk))})"
+            )
+            found.update((bytes(key), int(ident)) for key, ident in self.db.execute(query, chunk))
+        return found
+
+    def assign(self, distinct: pa.Array) -> tuple[pa.Array, list[tuple[object, ...]]]:
+        values = distinct.to_pylist()
+        unseen = [value for value in values if value not in self.seen]
+        keys = {value: self.key_of(value) for value in unseen}
+        stored = self.stored(list(keys.values()))
+        next_id = int(self.db.execute(f"SELECT coalesce(max({self.id_column}), 0) + 1 FROM {self.table}").fetchone()[0])
+        known = dict(self.seen)
         new_rows: list[tuple[object, ...]] = []
-        for value in distinct.to_pylist():
-            found = self.seen.get(value)
-            if found is None:
-                found = self.find(value)
-            if found is None:
-                found, next_id = next_id, next_id + 1
-                new_rows.append(self.row(found, value))
-            ids.append(found)
-        return pa.array(ids, type=pa.int64()), new_rows
+        for value in unseen:
+            ident = stored.get(keys[value])
+            if ident is None:
+                ident, next_id = next_id, next_id + 1
+                new_rows.append(self.row(ident, keys[value], value))
+            known[value] = ident
+        return pa.array([known[value] for value in values], type=pa.int64()), new_rows
 
     def remember(self, distinct: pa.Array, ids: pa.Array) -> None:
         self.seen.update(zip(distinct.to_pylist(), ids.to_pylist(), strict=True))
@@ -100,22 +127,22 @@ class Indexer:
 
     def __init__(self, cache: Cache, keys: IPKeys) -> None:
         self.cache = cache
-        self.keys = keys
         self.ips = IdTable(
-            find=lambda ip: self.lookup("SELECT ip_id FROM ips WHERE digest = ?", keys.digest(ip)),
-            row=lambda ip_id, ip: (ip_id, keys.digest(ip), keys.seal(ip)),
+            cache.db,
+            table="ips",
+            id_column="ip_id",
+            key_column="digest",
+            key_of=keys.digest,
+            row=lambda ip_id, digest, ip: (ip_id, digest, keys.seal(ip)),
         )
         self.agents = IdTable(
-            find=lambda agent: self.lookup("SELECT user_agent_id FROM user_agents WHERE text = ?", agent),
-            row=lambda agent_id, agent: (agent_id, agent),
+            cache.db,
+            table="user_agents",
+            id_column="user_agent_id",
+            key_column="text",
+            key_of=lambda agent: agent,
+            row=lambda agent_id, text, _agent: (agent_id, text),
         )
-
-    def lookup(self, query: str, value: bytes) -> int | None:
-        row = self.cache.db.execute(query, (value,)).fetchone()
-        return None if row is None else int(row[0])
-
-    def next_id(self, query: str) -> int:
-        return int(self.cache.db.execute(query).fetchone()[0])
 
     def index_batch(self, batch_id: str) -> None:
         paths = self.cache.paths
@@ -124,12 +151,8 @@ class Indexer:
         rows = read_tsv_shard(source)
         distinct_ips = pc.unique(rows["ip"]) if rows.num_rows else pa.array([], pa.binary())
         distinct_agents = pc.unique(rows["user_agent"]) if rows.num_rows else pa.array([], pa.binary())
-        ip_ids, new_ips = self.ips.assign(
-            distinct_ips, next_id=self.next_id("SELECT coalesce(max(ip_id), 0) + 1 FROM ips")
-        )
-        agent_ids, new_agents = self.agents.assign(
-            distinct_agents, next_id=self.next_id("SELECT coalesce(max(user_agent_id), 0) + 1 FROM user_agents")
-        )
+        ip_ids, new_ips = self.ips.assign(distinct_ips)
+        agent_ids, new_agents = self.agents.assign(distinct_agents)
         table = pa.table(
             {
                 "timestamp": rows["timestamp"],
