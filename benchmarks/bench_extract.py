@@ -6,7 +6,6 @@ and without indexing, `update ip indexes` alone, peak memory of the process tree
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import corpus, peak_tree_memory, timed
+from common import corpus, corpus_from_arguments, peak_tree_memory, timed
 
 from s3logextraction.gawk import gawk_path, parser_path
 
@@ -29,13 +28,7 @@ def du(path: Path) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", default="1G")
-    parser.add_argument("--seed", type=int, default=2)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/s3logextraction-bench/extract"))
-    parser.add_argument("--small-files", action="store_true", help="also compare 5 KB objects with 2 MB objects")
-    args = parser.parse_args()
-    files, truth = corpus(args.dir, size=args.size, seed=args.seed)
+    args, files, truth = corpus_from_arguments(__doc__, size="1G", seed=2, folder="extract", flags=("--small-files",))
     size = sum(path.stat().st_size for path in files)
     names = "\0".join(map(str, files)).encode()
     env = {**os.environ, "LC_ALL": "C"}

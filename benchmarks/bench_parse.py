@@ -5,25 +5,19 @@ python benchmarks/bench_parse.py --size 500M --seed 1
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import corpus, run_quiet, timed
+from common import corpus_from_arguments, run_quiet, timed
 
 from s3logextraction.gawk import gawk_command, gawk_environment, gawk_path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", default="500M")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/s3logextraction-bench/parse"))
-    args = parser.parse_args()
-    files, truth = corpus(args.dir, size=args.size, seed=args.seed)
+    _, files, truth = corpus_from_arguments(__doc__, size="500M", seed=1, folder="parse")
     size = sum(path.stat().st_size for path in files)
     env = {**os.environ, **gawk_environment()}
     baseline = timed(lambda: run_quiet([gawk_path(), "{n++} END{print n}", *map(str, files)], env=env))

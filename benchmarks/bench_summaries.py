@@ -6,7 +6,6 @@ peak memory, and the scaling at 2x and 4x the rows (shards duplicated under new 
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sqlite3
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import corpus, peak_tree_memory
+from common import corpus_from_arguments, peak_tree_memory
 
 SCRIPT = str(Path(sys.executable).with_name("s3logextraction"))
 PUBLISH = (
@@ -42,12 +41,7 @@ def multiply(cache: Path, *, factor: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", default="1G")
-    parser.add_argument("--seed", type=int, default=2)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/s3logextraction-bench/extract"))
-    args = parser.parse_args()
-    files, truth = corpus(args.dir, size=args.size, seed=args.seed)
+    args, files, truth = corpus_from_arguments(__doc__, size="1G", seed=2, folder="extract")
     kept = sum(truth["kept_per_status"].values())
     with tempfile.TemporaryDirectory(prefix="s3le-bench-") as scratch:
         cache = Path(scratch) / "cache"

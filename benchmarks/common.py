@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import threading
@@ -67,3 +68,18 @@ def peak_tree_memory(command: list[str]) -> tuple[float, int]:
     if process.returncode != 0:
         raise SystemExit(f"{command} failed with {process.returncode}")
     return time.perf_counter() - started, peak
+
+
+def corpus_from_arguments(
+    description: str | None, *, size: str, seed: int, folder: str, flags: tuple[str, ...] = ()
+) -> tuple[argparse.Namespace, list[Path], dict[str, Any]]:
+    """The options every benchmark takes (--size, --seed, --dir, plus boolean `flags`) and its corpus."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--size", default=size)
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/s3logextraction-bench") / folder)
+    for flag in flags:
+        parser.add_argument(flag, action="store_true")
+    args = parser.parse_args()
+    files, truth = corpus(args.dir, size=args.size, seed=args.seed)
+    return args, files, truth
