@@ -2,19 +2,24 @@
 #
 # Run with gawk under LC_ALL=C (bytes, never characters).  It never calls a shell, never reads
 # with getline and never derives a path from log data: the only files it writes are stdout and
-# the file named by -v meta=PATH.
+# the file named by the environment variable S3LE_META (an environment value, unlike a -v value,
+# is taken literally, so no escape in a path is ever interpreted).
 #
 # Variables (set with -v):
-#   mode     "extract" (default): one shard row per kept line on stdout, rejects and per-file
-#            line counts in `meta`.
+#   mode     "extract" (default): one shard row per kept line on stdout; in the S3LE_META file,
+#            per input file its number in the argument list and its line count (F n lines), each
+#            reject (R n line reason), and at the end the lines skipped by reason (S reason count).
+#            No row in that file holds log text, and files are named by number only.
 #            "parse": one row per line (kept and rejected; with all=1 every line) in the layout
 #            of `s3logextraction parse`, on stdout.
 #   ops      comma-separated operations to keep (default REST.GET.OBJECT)
 #   all      1 keeps every operation and status
-#   meta     path for reject rows (R label line reason), file rows (F label lines) and per-status
-#            totals (K status count bytes) in extract mode
-# A command-line assignment label=NAME before each file sets the name reported for it (the log
-# object name); without it the file path is reported.
+# In parse mode a command-line assignment label=NAME before each file sets the name reported
+# for it; without it the file path is reported.
+#
+# Text cells (key, user agent) are escaped (function esc) so that no byte of a log can add a row
+# or a column: backslash, tab, newline and carriage return become \\ \t \n \r and every other
+# control byte \xHH.  Bytes of 0x80 and above are left as logged.
 #
 # The record contract (see the corpus README): owner bucket [time tz] ip requester request_id
 # operation key, then a request-URI that is "-" or quoted, then status, error code, bytes sent,
@@ -28,7 +33,9 @@ BEGIN {
     if (ops == "") ops = "REST.GET.OBJECT"
     n_ops = split(ops, op_list, ",")
     for (i = 1; i <= n_ops; i++) KEEP[op_list[i]] = 1
+    meta = ENVIRON["S3LE_META"]
     if (!parse_mode && meta == "") meta = "/dev/stderr"
+    for (i = 0; i < 256; i++) ORD[sprintf("%c", i)] = i
     split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec", names, " ")
     for (i = 1; i <= 12; i++) MONTH[names[i]] = i
     split("31 28 31 30 31 30 31 31 30 31 30 31", DAYS, " ")
@@ -48,7 +55,7 @@ BEGIN {
     label = ""
 }
 
-BEGINFILE { name = (label != "") ? label : FILENAME; label = "" }
+BEGINFILE { name = (label != "") ? label : FILENAME; label = ""; file_number++ }
 
 # FAST_LINE never matches where a trailing CR would change the result (a CR can only sit in the
 # ignored tail), so only slow() strips it.
@@ -58,11 +65,11 @@ BEGINFILE { name = (label != "") ? label : FILENAME; label = "" }
 }
 
 ENDFILE {
-    if (!parse_mode) print "F", name, FNR > meta
+    if (!parse_mode) print "F", file_number, FNR > meta
 }
 
 END {
-    if (!parse_mode) for (s in KEPT) print "K", s, KEPT[s], KEPT_BYTES[s] > meta
+    if (!parse_mode) for (reason in SKIPPED) print "S", reason, SKIPPED[reason] > meta
 }
 
 # The fast path: one DFA match (no positions, so gawk never backtracks) proves that the line is
@@ -129,13 +136,16 @@ function user_agent(tail,    at, u, pos, q) {
     return u
 }
 
-# Validates time and remote IP (FAST_LINE has already checked the IP's form) and emits the line.
+# Validates time, remote IP (FAST_LINE has already checked the IP's form) and the size of the
+# numbers (a shard stores them as int64), then emits the line.
 function record(time, zone, ip, op, key, status, bytes, size, ua, ip_checked,    ts, keep, note) {
     ts = utc(time, zone)
     if (ts == "") return reject("invalid_time")
     if (!ip_checked && ip !~ IP) return reject("invalid_remote_ip")
     if (bytes == "-") bytes = 0
+    else if (length(bytes) > 18 && too_big(bytes)) return reject("number_out_of_range")
     if (size == "-") size = ""
+    else if (length(size) > 18 && too_big(size)) return reject("number_out_of_range")
     keep = (op in KEEP) && (substr(status, 1, 1) == "2" || status == "304")
     if (parse_mode) {
         if (!keep && !all) return 1
@@ -143,12 +153,20 @@ function record(time, zone, ip, op, key, status, bytes, size, ua, ip_checked,   
         print esc(name), FNR, "ok", esc(key), ts, ip, status, bytes, op, note
         return 1
     }
-    if (!keep && !all) return 1
-    if (index(ua, "\t") || index(ua, "\\")) ua = esc(ua)
+    if (!keep && !all) {
+        SKIPPED[(op in KEEP) ? "status" : "operation"]++
+        return 1
+    }
+    if (key ~ /[\000-\037\177\\]/) key = esc(key)
+    if (ua ~ /[\000-\037\177\\]/) ua = esc(ua)
     print ts, key, op, status, bytes, size, ip, ua
-    KEPT[status]++
-    KEPT_BYTES[status] += bytes
     return 1
+}
+
+# More than 18 significant digits: beyond what int64 (and exact double sums) can hold.
+function too_big(digits) {
+    sub(/^0+/, "", digits)
+    return length(digits) > 18
 }
 
 # "[dd/Mon/yyyy:HH:MM:SS" "+hhmm]" -> "yyyy-mm-ddTHH:MM:SSZ", or "" when not a valid time.
@@ -185,15 +203,25 @@ function leap(y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
 
 function reject(reason) {
     if (parse_mode) print esc(name), FNR, "reject", "", "", "", "", "", "", reason
-    else print "R", name, FNR, reason > meta
+    else print "R", file_number, FNR, reason > meta
     return 1
 }
 
-# TSV cell escaping: backslash, tab, newline and carriage return.
-function esc(v) {
-    gsub(/\\/, "\\\\", v)
-    gsub(/\t/, "\\t", v)
-    gsub(/\n/, "\\n", v)
-    gsub(/\r/, "\\r", v)
-    return v
+# TSV cell escaping: backslash, tab, newline and carriage return by name, every other control
+# byte as \xHH (lossless: s3logextraction.text.unescape reverses it).
+function esc(v,    out, i, n, c, o) {
+    if (v !~ /[\000-\037\177\\]/) return v
+    n = length(v)
+    out = ""
+    for (i = 1; i <= n; i++) {
+        c = substr(v, i, 1)
+        o = ORD[c]
+        if (c == "\\") out = out "\\\\"
+        else if (o >= 32 && o != 127) out = out c
+        else if (c == "\t") out = out "\\t"
+        else if (c == "\n") out = out "\\n"
+        else if (c == "\r") out = out "\\r"
+        else out = out sprintf("\\x%02x", o)
+    }
+    return out
 }

@@ -13,7 +13,8 @@ from typing import Any
 
 import psutil
 
-from s3logextraction.testing.generate import generate_benchmark, parse_size
+from s3logextraction.sizes import parse_size
+from s3logextraction.testing.generate import generate_benchmark
 
 
 def corpus(directory: Path, *, size: str, seed: int, file_size: str = "2M") -> tuple[list[Path], dict[str, Any]]:

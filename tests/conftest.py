@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,19 @@ import pytest
 from s3logextraction.testing import generate_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parent / "corpus"
 EXAMPLES = ROOT / "examples"
+HOUR = 3600
+
+
+def age(folder: Path, *, seconds: float = HOUR) -> Path:
+    """Sets every file under `folder` to have been modified `seconds` ago: logs written by a test
+    are otherwise younger than the settle time and left for a later run."""
+    moment = time.time() - seconds
+    for path in [folder, *folder.rglob("*")]:
+        os.utime(path, (moment, moment), follow_symlinks=False)
+    return folder
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +39,10 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     for name in list(os.environ):
-        if name.startswith("S3LOGEXTRACTION_") or name in ("S3_LOG_EXTRACTION_PASSWORD", "IPINFO_API_KEY"):
+        if name.startswith(("S3LOGEXTRACTION_", "S3_LOG_EXTRACTION_")) or name in (
+            "IPINFO_API_KEY",
+            "OPENCAGE_API_KEY",
+        ):
             monkeypatch.delenv(name)
     return home
 
@@ -40,8 +56,39 @@ def gawk() -> str:
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    assert (CORPUS / "EXPECTED.tsv").exists(), f"the shared parser corpus is missing at {CORPUS}"
+    """The project's own edge-case corpus (tests/corpus), always present."""
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def shared_corpus() -> Path:
+    """The organisation's acceptance corpus beside the repository, when it is there."""
+    if not (SHARED_CORPUS / "EXPECTED.tsv").exists():
+        pytest.skip(f"no shared acceptance corpus at {SHARED_CORPUS} (a plain clone has none)")
+    return SHARED_CORPUS
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 16 MB file system (tmpfs) that tests fill up: ENOSPC as a full disk gives it."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root): " + done.stderr.decode().strip())
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path, *, leave: int) -> Path:
+    """Fills `disk` up to `leave` free bytes with one file (removed to free the space again)."""
+    filler = disk / "filler"
+    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+    with filler.open("ab") as handle:
+        handle.write(b"\0" * max(0, free - leave))
+    return filler
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +96,7 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
     """About 6 MB of generated logs in 200 objects, with the generator's ground truth."""
     directory = tmp_path_factory.mktemp("small_corpus")
     generate_benchmark(directory, size=6_000_000, seed=11, file_size=30_000, keys=400, ips=500)
-    return directory / "logs", json.loads((directory / "ground_truth.json").read_text())
+    return age(directory / "logs"), json.loads((directory / "ground_truth.json").read_text())
 
 
 def cli(

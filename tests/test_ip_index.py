@@ -12,9 +12,8 @@ import pytest
 
 from s3logextraction import extract, status
 from s3logextraction.cache import Cache
-from s3logextraction.ips.index import update_ip_indexes
 
-from .conftest import cli
+from .conftest import age, cli
 from .test_parser import GOOD
 
 IPS = ["198.51.100.23", "203.0.113.77", "192.0.2.200", "2001:db8::abcd:1", "2001:db8:85a3::8a2e:370:7334"]
@@ -27,7 +26,7 @@ def write_logs(folder: Path) -> Path:
         day.mkdir(parents=True, exist_ok=True)
         line = GOOD.replace("192.0.2.10", ip).replace("data/file.bin", f"k-{number}")
         (day / f"2019-02-06-00-00-{number:02d}-ABCDEF{number}").write_text(line + "\n" + line + "\n")
-    return folder
+    return age(folder)
 
 
 def encodings(ip: str) -> list[bytes]:
@@ -64,7 +63,7 @@ def test_same_ip_same_id_across_shards_and_runs_and_ip_show(tmp_path: Path) -> N
     more = tmp_path / "more" / "2019-02-07-00-00-00-FFFF"
     more.parent.mkdir()
     more.write_text(GOOD.replace("192.0.2.10", IPS[0]).replace("data/file.bin", "k-0") + "\n")
-    extract(more.parent, cache=cache, workers=1)
+    extract(age(more.parent), cache=cache, workers=1)
     ids = key_to_ip_ids(cache)
     assert all(len(found) == 1 for found in ids.values())
     assert len({next(iter(found)) for found in ids.values()}) == len(IPS)
@@ -115,18 +114,6 @@ def test_rotate_keeps_ids_and_only_the_new_password_works(tmp_path: Path) -> Non
     for number, ip in enumerate(IPS):
         shown = cli("ip", "show", str(next(iter(ids_after[f"k-{number}"]))), "--cache", str(cache), env=new)
         assert shown.stdout.strip() == ip
-
-
-def test_no_index_then_update_ip_indexes(tmp_path: Path) -> None:
-    logs = write_logs(tmp_path / "logs")
-    cache = tmp_path / "cache"
-    result = cli("extract", str(logs), "--cache", str(cache), "--no-index")
-    assert result.returncode == 0
-    assert status(cache=cache)["pending_index"] == status(cache=cache)["batches"] > 0
-    assert update_ip_indexes(cache=cache) > 0
-    assert status(cache=cache)["pending_index"] == 0
-    assert update_ip_indexes(cache=cache) == 0
-    assert not list((cache / "shards").glob("*.tsv"))
 
 
 @pytest.mark.parametrize("password", [None, "pw"])

@@ -26,13 +26,15 @@ csv.field_size_limit(1 << 30)
 
 
 def read_tsv(text: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE))
+    return list(csv.DictReader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
 def parse_text(files: list[Path], *, keep_all: bool = True) -> list[dict[str, str]]:
-    out = io.StringIO()
+    """The parse table, its bytes read as latin-1 (so invalid UTF-8 compares byte for byte)."""
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
     parse(files, keep_all=keep_all, output=out)
-    return read_tsv(out.getvalue())
+    return read_tsv(raw.getvalue().decode("latin-1"))
 
 
 def parse_lines(tmp_path: Path, *lines: bytes) -> list[dict[str, str]]:
@@ -42,10 +44,17 @@ def parse_lines(tmp_path: Path, *lines: bytes) -> list[dict[str, str]]:
 
 
 def expected_rows(corpus: Path) -> list[dict[str, str]]:
-    return read_tsv((corpus / "EXPECTED.tsv").read_text(encoding="utf-8"))
+    return read_tsv((corpus / "EXPECTED.tsv").read_bytes().decode("latin-1"))
 
 
-def test_corpus_every_row_matches_expected(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(params=["project", "shared"])
+def any_corpus(request: pytest.FixtureRequest) -> Path:
+    """The project's corpus, and the shared acceptance corpus when it is beside the repository."""
+    return Path(request.getfixturevalue("corpus" if request.param == "project" else "shared_corpus"))
+
+
+def test_corpus_every_row_matches_expected(any_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = any_corpus
     monkeypatch.chdir(corpus)
     files = sorted({row["file"] for row in expected_rows(corpus)})
     produced = parse_text([Path(name) for name in files])
@@ -59,7 +68,10 @@ def test_corpus_every_row_matches_expected(corpus: Path, monkeypatch: pytest.Mon
         ]
 
 
-def test_corpus_without_all_lists_only_kept_lines_and_rejects(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_corpus_without_all_lists_only_kept_lines_and_rejects(
+    any_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = any_corpus
     monkeypatch.chdir(corpus)
     expected = expected_rows(corpus)
     produced = parse_text(sorted({Path(row["file"]) for row in expected}), keep_all=False)
@@ -89,14 +101,43 @@ def test_gzip_file_reads_like_plain(corpus: Path, tmp_path: Path) -> None:
     assert [{**row, "file": ""} for row in plain] == [{**row, "file": ""} for row in zipped]
 
 
-def test_extract_mode_shard_columns(tmp_path: Path) -> None:
+def extract_mode(
+    tmp_path: Path, *lines: bytes, operations: tuple[str, ...] = ("REST.GET.OBJECT",)
+) -> tuple[bytes, str]:
+    """(rows, meta) of the parser in extract mode; the meta path holds a tab and a backslash, which
+    gawk must take literally (an environment value, not a -v assignment)."""
     log = tmp_path / "a.log"
-    log.write_text(GOOD + "\n")
-    meta = tmp_path / "meta"
-    command = gawk_command(files=[("2019-02-06-00-00-00-ABC", log)], meta=meta)
-    shard = subprocess.run(command, env=gawk_environment(), capture_output=True, check=True).stdout.decode()
-    assert shard == "2019-02-06T00:00:38Z\tdata/file.bin\tREST.GET.OBJECT\t200\t1024\t2048\t192.0.2.10\tcurl/8.5.0\n"
-    assert meta.read_text().splitlines() == ["F\t2019-02-06-00-00-00-ABC\t1", "K\t200\t1\t1024"]
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    meta = tmp_path / "odd\\n\tname" / "meta"
+    meta.parent.mkdir()
+    command = gawk_command(files=[log, log], operations=operations)
+    rows = subprocess.run(command, env=gawk_environment(meta=str(meta)), capture_output=True, check=True).stdout
+    return rows, meta.read_text()
+
+
+def test_extract_mode_shard_columns_and_meta(tmp_path: Path) -> None:
+    other = GOOD.replace("REST.GET.OBJECT", "REST.HEAD.OBJECT").encode()
+    failed = GOOD.replace(" 200 - ", " 404 NoSuchKey ").encode()
+    rows, meta = extract_mode(tmp_path, GOOD.encode(), other, failed, b"garbage")
+    row = b"2019-02-06T00:00:38Z\tdata/file.bin\tREST.GET.OBJECT\t200\t1024\t2048\t192.0.2.10\tcurl/8.5.0\n"
+    assert rows == row * 2
+    assert sorted(meta.splitlines()) == sorted(
+        ["F\t1\t4", "R\t1\t4\ttoo_few_fields", "F\t2\t4", "R\t2\t4\ttoo_few_fields", "S\toperation\t2", "S\tstatus\t2"]
+    )
+
+
+def test_text_cells_escape_every_control_byte(tmp_path: Path) -> None:
+    lines = [
+        GOOD.replace("data/file.bin", "a\rb\x01c\\d\x7f").encode(),
+        GOOD.replace("curl/8.5.0", "x\ry\x00z\\").encode(),
+        GOOD.replace("data/file.bin", "caf\xe9").encode("latin-1"),
+    ]
+    rows, _ = extract_mode(tmp_path, *lines)
+    cells = [row.split(b"\t") for row in rows.splitlines()[:3]]
+    assert [len(cell) for cell in cells] == [8, 8, 8]
+    assert cells[0][1] == b"a\\rb\\x01c\\\\d\\x7f"
+    assert cells[1][7] == b"x\\ry\\x00z\\\\"
+    assert cells[2][1] == b"caf\xe9"
 
 
 @pytest.mark.parametrize(
@@ -157,8 +198,10 @@ def test_user_agent_rules_in_the_shard(tmp_path: Path) -> None:
     base = GOOD[: GOOD.index('"-" "curl')]
     log = tmp_path / "ua.log"
     log.write_text("\n".join(base + tail for tail in agents) + "\n")
-    command = gawk_command(files=[("ua", log)], meta=tmp_path / "meta")
-    shard = subprocess.run(command, env=gawk_environment(), capture_output=True, check=True).stdout.decode()
+    command = gawk_command(files=[log])
+    shard = subprocess.run(
+        command, env=gawk_environment(meta=str(tmp_path / "meta")), capture_output=True, check=True
+    ).stdout.decode()
     assert [row.split("\t")[7] for row in shard.splitlines()] == list(agents.values())
 
 
@@ -170,3 +213,4 @@ def test_parser_never_calls_a_shell_or_reads_other_files() -> None:
     assert "getline" not in code
     assert "|" not in code.replace("||", ""), "a pipe to or from a command"
     assert set(re.findall(r">\s*([A-Za-z_]\w*|\"\")", code)) <= {"meta"}, "output only to stdout and meta"
+    assert 'ENVIRON["S3LE_META"]' in source, "the meta path is read from the environment, never from -v"

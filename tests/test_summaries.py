@@ -11,14 +11,16 @@ from typing import Any
 import pytest
 
 from s3logextraction import extract
+from s3logextraction.datasets import dataset_folder
 from s3logextraction.datasets.generic import split_key
+from s3logextraction.errors import ConfigError
 from s3logextraction.ips.admin import show_ip
 from s3logextraction.pipeline import run
 from s3logextraction.summarize import update_summaries, update_totals
 from s3logextraction.summarize.privacy import Privacy
 from s3logextraction.summarize.publish import region_figures
 
-from .conftest import cli
+from .conftest import age, cli
 from .test_parser import GOOD
 
 HEADER = "date\tbytes_sent\tnumber_of_requests\tnumber_of_downloads"
@@ -70,6 +72,7 @@ def crafted(tmp_path: Path) -> Path:
     logs.mkdir()
     for number in range(3):
         (logs / f"2019-02-06-00-00-0{number}-ABC{number}").write_text("\n".join(lines[number::3]) + "\n")
+    age(logs)
     cache = tmp_path / "cache"
     run(logs, cache=cache, workers=2, batch_bytes=1)
     return cache / "summaries"
@@ -82,7 +85,14 @@ def read(path: Path) -> str:
 def test_privacy_rounding_at_the_boundaries() -> None:
     rules = Privacy()
     assert [rules.protect(n) for n in (0, 49, 50, 69, 70, 71, 89, 90)] == ["<50", "<50", 60, 60, 80, 80, 80, 100]
-    assert Privacy(threshold=0, rounding=1).protect(7) == 7
+    assert Privacy(threshold=1, rounding=1).protect(7) == 7
+    # rounding never publishes a value below the threshold: 45 -> 40 would; the next multiple is 60
+    assert [Privacy(threshold=45, rounding=20).protect(n) for n in (44, 45, 49, 50, 51)] == ["<45", 60, 60, 60, 60]
+    for bad in (0, -1):
+        with pytest.raises(ConfigError, match="privacy_threshold"):
+            Privacy(threshold=bad)
+        with pytest.raises(ConfigError, match="privacy_rounding"):
+            Privacy(rounding=bad)
 
 
 def test_region_figures_count_places_and_countries() -> None:
@@ -169,7 +179,7 @@ def test_generated_corpus_totals_equal_the_ground_truth(
     logs, truth = small_corpus
     cache = tmp_path / "cache"
     extract(logs, cache=cache, workers=2)
-    update_totals(cache=cache, privacy=Privacy(threshold=0, rounding=1))
+    update_totals(cache=cache, privacy=Privacy(threshold=1, rounding=1))
     expected: dict[str, dict[str, int]] = defaultdict(lambda: {"bytes": 0, "requests": 0})
     for key, figures in truth["per_key"].items():
         if figures["get_2xx"]:
@@ -186,13 +196,13 @@ def test_generated_corpus_totals_equal_the_ground_truth(
 def test_run_twice_through_the_console_script_rewrites_nothing(tmp_path: Path) -> None:
     examples = Path(__file__).resolve().parents[1] / "examples" / "logs"
     cache = tmp_path / "cache"
-    first = cli("run", str(examples), "--cache", str(cache))
+    first = cli("run", str(examples), "--cache", str(cache), "--settle-seconds", "0")
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip() == f"summaries are in {cache / 'summaries'}"
     files = sorted(path for path in (cache / "summaries").rglob("*") if path.is_file())
     assert len(files) > 10
     before = {path: path.stat().st_mtime_ns for path in files}
-    second = cli("run", str(examples), "--cache", str(cache))
+    second = cli("run", str(examples), "--cache", str(cache), "--settle-seconds", "0")
     assert second.returncode == 0 and "0 log objects" in second.stderr and "0 files changed" in second.stderr
     assert {path: path.stat().st_mtime_ns for path in files} == before
 
@@ -219,10 +229,35 @@ def test_run_stops_at_the_failing_stage(tmp_path: Path) -> None:
         ("photos/my%2520cat.jpg", 1, ("photos", "my%20cat.jpg")),
         ("index.html", 1, ("undetermined", "index.html")),
         ("ds1/", 1, ("undetermined", "ds1/")),
-        ("../../etc/passwd", 1, ("%2E%2E", "../etc/passwd")),
-        ("/abs/x", 1, ("%00", "abs/x")),
-        ("archive/by_day.tsv", 1, ("%61rchive", "by_day.tsv")),
+        ("../../etc/passwd", 1, ("..", "../etc/passwd")),
+        ("/abs/x", 1, ("", "abs/x")),
+        ("archive/by_day.tsv", 1, ("archive", "by_day.tsv")),
+        ("ds/a%0Ab%09c%0D", 1, ("ds", "a\\nb\\tc\\r")),
+        ("ds/caf\\xe9%FF", 1, ("ds", "caf\\xe9\\xff")),
+        ("ds/a\\\\b%5C", 1, ("ds", "a\\\\b\\\\")),
     ],
 )
 def test_dataset_and_asset_of_a_key(key: str, level: int, expected: tuple[str, str]) -> None:
     assert split_key(key, level=level) == expected
+
+
+@pytest.mark.parametrize(
+    ("dataset", "folder"),
+    [
+        ("ds1", "ds1"),
+        ("..", "%2E%2E"),
+        ("", "%00"),
+        ("archive", "%61rchive"),
+        (".totals.json.tmp", "%2Etotals.json.tmp"),
+        ("a/../b", "a/%2E%2E/b"),
+    ],
+)
+def test_dataset_folders_stay_inside_and_apart(dataset: str, folder: str) -> None:
+    assert dataset_folder(dataset) == folder
+
+
+def test_long_dataset_names_are_bounded_and_distinct() -> None:
+    names = ["x" * 300 + "a", "x" * 300 + "b", "é" * 200]
+    folders = [dataset_folder(name) for name in names]
+    assert len(set(folders)) == 3
+    assert all(len(folder.encode()) <= 200 for folder in folders)

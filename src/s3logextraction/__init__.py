@@ -1,6 +1,8 @@
 """s3logextraction: raw Amazon S3 server access logs to privacy-safe public usage statistics.
 
-Every command is a library function: `extract`, `stop`, `status`, `parse`, `reset_extraction`.
+Every command is a library function of the same name, exported here; none of them installs
+signal handlers, exits the process or changes process-wide state (a stop request is passed in
+as a `threading.Event`).
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -11,7 +13,28 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 from .extract import ExtractReport, extract, reset_extraction, stop
+from .ips.admin import rotate_key, show_ip
+from .ips.index import update_ip_indexes
 from .parse import parse
+from .pipeline import RunReport, run
 from .status import status
+from .summarize import Mode, SummaryReport, update_summaries, update_totals
 
-__all__ = ["ExtractReport", "__version__", "extract", "parse", "reset_extraction", "status", "stop"]
+__all__ = [
+    "ExtractReport",
+    "Mode",
+    "RunReport",
+    "SummaryReport",
+    "__version__",
+    "extract",
+    "parse",
+    "reset_extraction",
+    "rotate_key",
+    "run",
+    "show_ip",
+    "status",
+    "stop",
+    "update_ip_indexes",
+    "update_summaries",
+    "update_totals",
+]

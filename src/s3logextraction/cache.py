@@ -1,14 +1,20 @@
 """One cache directory: its paths, its lock and the state DB (the single source of truth).
 
-Opening a cache for writing takes the lock (a second writer exits with code 75), sets a 0077
-umask so every file is created 0600 and every folder 0700, and removes work that no committed
-batch names: anything in staging/, and shard files the DB does not list in their current format.
+Opening a cache for writing takes the lock (a second writer exits with code 75) and removes work
+that no committed batch names: anything in staging/, and shard files the DB does not list in their
+current format.  Every file is created 0600 and every folder 0700 explicitly (the process umask
+is left alone).  Readers (`status`, `stop`, `ip show`) open the DB read-only and never take the
+lock; the lock is an open-file-description lock, so probing it (F_OFD_GETLK) never holds it and
+can never make a starting writer fail.
+
+The DB records its schema version in `PRAGMA user_version`.  An older cache is migrated in one
+transaction when a writer opens it; a cache written by a newer version is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
+import ctypes
 import fcntl
 import json
 import os
@@ -19,11 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import DiskError, LockedError, S3LogExtractionError
+from .errors import InputError, LockedError, S3LogExtractionError, disk_error, storage_errors
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS batches (
+SCHEMA_VERSION = 2
+TABLES = """
+CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE batches (
     batch_id TEXT PRIMARY KEY,
     format TEXT NOT NULL CHECK (format IN ('tsv', 'parquet')),
     committed_at TEXT NOT NULL,
@@ -33,42 +40,34 @@ CREATE TABLE IF NOT EXISTS batches (
     lines_rejected INTEGER NOT NULL,
     bytes_sent INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS log_objects (
-    name TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    batch_id TEXT NOT NULL REFERENCES batches(batch_id),
-    lines INTEGER NOT NULL,
-    PRIMARY KEY (name, size)
-);
-CREATE INDEX IF NOT EXISTS log_objects_batch ON log_objects(batch_id);
-CREATE TABLE IF NOT EXISTS rejects (
+CREATE TABLE rejects (
     batch_id TEXT NOT NULL REFERENCES batches(batch_id),
     log_object TEXT NOT NULL,
     line INTEGER NOT NULL,
     reason TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS rejects_batch ON rejects(batch_id);
-CREATE TABLE IF NOT EXISTS kept_by_status (
+CREATE INDEX rejects_batch ON rejects(batch_id);
+CREATE TABLE kept_by_status (
     batch_id TEXT NOT NULL REFERENCES batches(batch_id),
     status TEXT NOT NULL,
     lines INTEGER NOT NULL,
     bytes_sent INTEGER NOT NULL,
     PRIMARY KEY (batch_id, status)
 );
-CREATE TABLE IF NOT EXISTS ips (
+CREATE TABLE ips (
     ip_id INTEGER PRIMARY KEY,
     digest BLOB NOT NULL UNIQUE,
     sealed BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS user_agents (
+CREATE TABLE user_agents (
     user_agent_id INTEGER PRIMARY KEY,
     text TEXT NOT NULL UNIQUE
 );
-CREATE TABLE IF NOT EXISTS ip_regions (
+CREATE TABLE ip_regions (
     ip_id INTEGER PRIMARY KEY REFERENCES ips(ip_id),
     region TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS runs (
+CREATE TABLE runs (
     run_id INTEGER PRIMARY KEY,
     command TEXT NOT NULL,
     pid INTEGER NOT NULL,
@@ -77,8 +76,51 @@ CREATE TABLE IF NOT EXISTS runs (
     outcome TEXT
 );
 """
+# Version 2: a log object's identity is its name alone (AWS names are unique); lines skipped by
+# reason, objects that failed and objects that changed after their commit are recorded.
+VERSION_2 = """
+CREATE TABLE log_objects (
+    name TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER,
+    batch_id TEXT NOT NULL REFERENCES batches(batch_id),
+    lines INTEGER NOT NULL
+);
+CREATE INDEX log_objects_batch ON log_objects(batch_id);
+CREATE TABLE skipped_lines (
+    batch_id TEXT NOT NULL REFERENCES batches(batch_id),
+    reason TEXT NOT NULL,
+    lines INTEGER NOT NULL,
+    PRIMARY KEY (batch_id, reason)
+);
+CREATE TABLE failed_objects (
+    name TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER,
+    reason TEXT NOT NULL,
+    failed_at TEXT NOT NULL
+);
+CREATE TABLE changed_objects (
+    name TEXT PRIMARY KEY,
+    committed_size INTEGER NOT NULL,
+    seen_size INTEGER NOT NULL,
+    seen_at TEXT NOT NULL
+);
+"""
+# From version 1 (no user_version; log objects keyed by name and size).  A name committed twice
+# under two sizes was counted twice by version 1; the first commit is kept.
+MIGRATE_1_TO_2 = f"""
+ALTER TABLE log_objects RENAME TO log_objects_v1;
+DROP INDEX IF EXISTS log_objects_batch;
+{VERSION_2}
+INSERT OR IGNORE INTO log_objects (name, size, mtime_ns, batch_id, lines)
+    SELECT name, size, NULL, batch_id, lines FROM log_objects_v1 ORDER BY batch_id;
+DROP TABLE log_objects_v1;
+"""
 
 SHARD_SUFFIXES = {"tsv": ".tsv", "parquet": ".parquet"}
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
 
 
 def utc_now() -> str:
@@ -93,33 +135,25 @@ def fsync_directory(path: Path) -> None:
         os.close(descriptor)
 
 
-def disk_error(error: OSError, *, what: Path | str) -> S3LogExtractionError:
-    """Turns an OSError into the one-line error an operator sees, naming the file."""
-    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        return DiskError(f"no space left writing {what}: free some space and run again (committed work is kept)")
-    return S3LogExtractionError(f"cannot write {what}: {error.strerror or error}")
+def create_private(path: Path) -> int:
+    """A new file opened for writing, 0600 whatever the umask (O_EXCL: never an old file)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    os.fchmod(descriptor, FILE_MODE)
+    return descriptor
 
 
-@contextlib.contextmanager
-def storage_errors(*, what: Path) -> Iterator[None]:
-    """Turns a full disk or a failing DB file under `what` into a one-line error."""
-    try:
-        yield
-    except sqlite3.OperationalError as error:
-        if "full" in str(error):
-            raise DiskError(
-                f"no space left writing {what}: free some space and run again (committed work is kept)"
-            ) from None
-        raise S3LogExtractionError(f"state DB {what}: {error}") from None
-    except OSError as error:
-        if isinstance(error, (BlockingIOError, InterruptedError)):
-            raise
-        raise disk_error(error, what=getattr(error, "filename", None) or what) from None
+def make_private_folder(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+    path.chmod(FOLDER_MODE)
 
 
 @dataclass(frozen=True)
 class CachePaths:
     root: Path
+
+    @classmethod
+    def of(cls, root: Path) -> CachePaths:
+        return cls(root.expanduser().absolute())
 
     @property
     def state(self) -> Path:
@@ -152,30 +186,124 @@ class CachePaths:
     def shard(self, *, batch_id: str, shard_format: str) -> Path:
         return self.shards / f"{batch_id}{SHARD_SUFFIXES[shard_format]}"
 
+    def require(self) -> None:
+        """Readers need an existing cache: a typo must not look like an empty one."""
+        if not self.state.is_file():
+            raise InputError(f"no cache at {self.root}")
+
+
+def schema_version(connection: sqlite3.Connection) -> int:
+    version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+    if version == 0 and connection.execute("SELECT count(*) FROM sqlite_master WHERE name = 'batches'").fetchone()[0]:
+        return 1
+    return version
+
+
+def check_version(version: int, *, path: Path) -> None:
+    if version > SCHEMA_VERSION:
+        raise S3LogExtractionError(
+            f"the cache {path.parent} was written by a newer s3logextraction (schema {version}, this one reads up to "
+            f"{SCHEMA_VERSION}); upgrade s3logextraction"
+        )
+
+
+def migrate(connection: sqlite3.Connection, *, path: Path) -> None:
+    """Brings the schema to SCHEMA_VERSION in one transaction (a fresh DB gets every table)."""
+    version = schema_version(connection)
+    check_version(version, path=path)
+    if version == SCHEMA_VERSION:
+        return
+    steps = {0: TABLES + VERSION_2, 1: MIGRATE_1_TO_2}
+    with transaction(connection):
+        if schema_version(connection) != version:
+            return  # another writer migrated it first
+        for statement in split_statements(steps[version]):
+            connection.execute(statement)
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def split_statements(script: str) -> list[str]:
+    """`executescript` would COMMIT first; statements run one by one stay inside the transaction."""
+    return [statement.strip() for statement in script.split(";") if statement.strip()]
+
+
+def create_database(path: Path) -> None:
+    """A new state DB with every table, built under a temporary name and renamed into place, so a
+    reader never sees a DB without its schema."""
+    staged = path.with_name(f".{path.name}.{os.getpid()}.new")
+    staged.unlink(missing_ok=True)
+    os.close(create_private(staged))
+    connection = sqlite3.connect(staged, isolation_level=None)
+    try:
+        migrate(connection, path=staged)
+    finally:
+        connection.close()
+    os.rename(staged, path)
+
 
 def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     """A connection in WAL mode (readers such as `status` never block the writer)."""
     if read_only:
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None)
+        check_version(schema_version(connection), path=path)
     else:
+        if not path.exists():
+            create_database(path)
         connection = sqlite3.connect(path, timeout=30, isolation_level=None)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
-        connection.executescript(SCHEMA)
+        migrate(connection, path=path)
     connection.execute("PRAGMA foreign_keys=ON")
     return connection
 
 
 @contextlib.contextmanager
+def reader(paths: CachePaths) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to an existing, current cache (no lock, no write)."""
+    paths.require()
+    with storage_errors(what=paths.root):
+        connection = connect(paths.state, read_only=True)
+        if schema_version(connection) != SCHEMA_VERSION:
+            connection.close()
+            raise S3LogExtractionError(
+                f"the cache {paths.root} uses an older format; run `s3logextraction extract` (or any update "
+                "command) once to upgrade it"
+            )
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+
+@contextlib.contextmanager
 def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+    """BEGIN IMMEDIATE ... COMMIT; on any exception rolled back, if a transaction is still open
+    (SQLite may already have rolled back itself, e.g. on a full disk)."""
     connection.execute("BEGIN IMMEDIATE")
     try:
         yield connection
+        connection.execute("COMMIT")
     except BaseException:
-        connection.execute("ROLLBACK")
+        if connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
         raise
-    connection.execute("COMMIT")
+
+
+class FileLock(ctypes.Structure):
+    """struct flock, for the open-file-description locks (F_OFD_SETLK / F_OFD_GETLK)."""
+
+    _fields_ = [
+        ("l_type", ctypes.c_short),
+        ("l_whence", ctypes.c_short),
+        ("l_start", ctypes.c_int64),
+        ("l_len", ctypes.c_int64),
+        ("l_pid", ctypes.c_int),
+    ]
+
+
+def whole_file(kind: int) -> bytes:
+    return bytes(FileLock(kind, os.SEEK_SET, 0, 0, 0))
 
 
 def lock_holder(paths: CachePaths) -> dict[str, Any]:
@@ -188,80 +316,100 @@ def lock_holder(paths: CachePaths) -> dict[str, Any]:
 
 
 def describe_holder(holder: dict[str, Any]) -> str:
+    if holder.get("pid") is None:
+        return "another process"
     return f"pid {holder.get('pid')} ({holder.get('command')}, since {holder.get('since')})"
 
 
 def running_holder(paths: CachePaths) -> dict[str, Any] | None:
-    """The lock holder when a run holds the lock now, else None (a dead holder's lock is free)."""
-    if not paths.lock.exists():
-        return None
-    descriptor = os.open(paths.lock, os.O_RDONLY)
+    """The lock holder when a run holds the lock now, else None (a dead holder's lock is free).
+    F_OFD_GETLK only asks; it never takes the lock, so it cannot get in a writer's way."""
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return lock_holder(paths)
+        descriptor = os.open(paths.lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        answer = FileLock.from_buffer_copy(fcntl.fcntl(descriptor, fcntl.F_OFD_GETLK, whole_file(fcntl.F_WRLCK)))
     finally:
         os.close(descriptor)
-    return None
+    if answer.l_type == fcntl.F_UNLCK:
+        return None
+    return lock_holder(paths)
 
 
 class Cache:
     """An open cache directory.  Use `Cache.open_for_writing` as a context manager."""
 
     def __init__(self, root: Path) -> None:
-        self.paths = CachePaths(root.expanduser().absolute())
+        self.paths = CachePaths.of(root)
         self._lock_fd: int | None = None
         self._db: sqlite3.Connection | None = None
 
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
-            self._db = connect(self.paths.state)
+            with storage_errors(what=self.paths.root):
+                self._db = connect(self.paths.state)
         return self._db
 
     @classmethod
     @contextlib.contextmanager
-    def open_for_writing(cls, root: Path, *, command: str) -> Iterator[Cache]:
+    def open_for_writing(cls, root: Path, *, command: str, create: bool = False) -> Iterator[Cache]:
+        """The cache, locked.  Only commands that extract (`create`) may create a new cache; every
+        other one needs an existing cache, so a typo in a path never produces an empty one."""
         cache = cls(root)
+        if not create:
+            cache.paths.require()
         cache.create()
         cache.acquire_lock(command=command)
         try:
-            cache.remove_uncommitted()
+            with storage_errors(what=cache.paths.root):
+                cache.remove_uncommitted()
             yield cache
         finally:
             cache.close()
 
     def create(self) -> None:
-        os.umask(0o077)
         try:
             for folder in (self.paths.root, self.paths.shards, self.paths.staging):
-                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                make_private_folder(folder)
         except OSError as error:
             raise disk_error(error, what=self.paths.root) from None
 
     def acquire_lock(self, *, command: str) -> None:
-        descriptor = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            descriptor = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except OSError as error:
+            raise disk_error(error, what=self.paths.lock) from None
+        try:
+            fcntl.fcntl(descriptor, fcntl.F_OFD_SETLK, whole_file(fcntl.F_WRLCK))
+        except OSError:
             os.close(descriptor)
             holder = describe_holder(lock_holder(self.paths))
             raise LockedError(
                 f"the cache {self.paths.root} is in use by {holder}; try again when it has finished"
             ) from None
-        os.ftruncate(descriptor, 0)
-        os.write(descriptor, json.dumps({"pid": os.getpid(), "since": utc_now(), "command": command}).encode())
+        try:
+            os.fchmod(descriptor, FILE_MODE)
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, json.dumps({"pid": os.getpid(), "since": utc_now(), "command": command}).encode(), 0)
+        except OSError as error:
+            os.close(descriptor)
+            raise disk_error(error, what=self.paths.lock) from None
         self._lock_fd = descriptor
 
     def close(self) -> None:
         """Releases the lock; work left in staging/ was never committed, so it goes first."""
         if self._lock_fd is not None:
-            self.clear_staging()
+            with contextlib.suppress(OSError):
+                self.clear_staging()
         if self._db is not None:
-            self._db.close()
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
             self._db = None
         if self._lock_fd is not None:
-            os.ftruncate(self._lock_fd, 0)
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._lock_fd, 0)
             os.close(self._lock_fd)
             self._lock_fd = None
 
@@ -278,7 +426,13 @@ class Cache:
 
     def clear_staging(self) -> None:
         for leftover in self.paths.staging.iterdir():
-            leftover.unlink(missing_ok=True)
+            if leftover.is_dir() and not leftover.is_symlink():
+                for inner in sorted(leftover.rglob("*"), reverse=True):
+                    inner.rmdir() if inner.is_dir() and not inner.is_symlink() else inner.unlink()
+                leftover.rmdir()
+            else:
+                leftover.unlink(missing_ok=True)
 
-    def committed_objects(self) -> set[tuple[str, int]]:
-        return {(name, size) for name, size in self.db.execute("SELECT name, size FROM log_objects")}
+    def setting(self, name: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bytes(row[0]).decode()

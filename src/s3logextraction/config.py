@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import platformdirs
 import yaml
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, PositiveInt, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    YamlConfigSettingsSource,
 )
 
-from .errors import ConfigError
+from .errors import ConfigError, S3LogExtractionError
+from .operations import DEFAULT_OPERATIONS, check_operations
+from .sizes import parse_size
 
 APP_NAME = "s3logextraction"
 
@@ -42,15 +45,16 @@ def default_cache_dir() -> Path:
 class Settings(BaseSettings):
     """Every setting a command may read; flags override through `load_settings`."""
 
-    model_config = SettingsConfigDict(env_prefix="S3LOGEXTRACTION_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix="S3LOGEXTRACTION_", extra="forbid", populate_by_name=True)
 
     cache: Path = Field(default_factory=default_cache_dir)
     workers: int = -2
     batch_size: int = 64 * 1024 * 1024
-    batch_files: int = 2000
-    operations: list[str] = Field(default_factory=lambda: ["REST.GET.OBJECT"])
-    privacy_threshold: int = 50
-    privacy_rounding: int = 20
+    batch_files: PositiveInt = 2000
+    settle_seconds: Annotated[float, Field(ge=0)] = 600.0
+    operations: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_OPERATIONS))
+    privacy_threshold: PositiveInt = 50
+    privacy_rounding: PositiveInt = 20
     password: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("S3_LOG_EXTRACTION_PASSWORD", "S3LOGEXTRACTION_PASSWORD", "password"),
@@ -64,6 +68,27 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OPENCAGE_API_KEY", "S3LOGEXTRACTION_OPENCAGE_API_KEY", "opencage_api_key"),
     )
 
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("0 is not a number of workers (use a positive count, or -1 for all cores)")
+        return value
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _batch_size(cls, value: Any) -> int:
+        return parse_size(value)
+
+    @field_validator("operations", mode="before")
+    @classmethod
+    def _operations(cls, value: Any) -> list[str]:
+        names = value.split(",") if isinstance(value, str) else list(value)
+        try:
+            return list(check_operations(names))
+        except S3LogExtractionError as error:
+            raise ValueError(str(error)) from None
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -73,7 +98,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=config_file())
+        return init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=read_file_settings())
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -84,30 +109,35 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise ConfigError(
-            f"invalid setting {where}: {first['msg']} (check {config_file()} and the environment)"
-        ) from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"cannot read {config_file()}: {str(error).splitlines()[0]}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"invalid setting {where}: {message} (check {config_file()} and the environment)") from None
 
 
 def resolve_workers(workers: int) -> int:
-    """Positive: that many; negative: counted back from all cores (-1 all, -2 all but one); at least 1."""
+    """Positive: that many; negative: counted back from all cores (-1 all, -2 all but one); at
+    least 1.  0 is refused where settings enter."""
     cores = os.cpu_count() or 1
     chosen = workers if workers > 0 else cores + 1 + workers
     return max(1, chosen)
 
 
 def read_file_settings() -> dict[str, Any]:
+    """The YAML file's settings, checked: a mapping of known setting names."""
     path = config_file()
     if not path.exists():
         return {}
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        loaded = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read {path}: it is not UTF-8 text") from None
     except (OSError, yaml.YAMLError) as error:
         raise ConfigError(f"cannot read {path}: {str(error).splitlines()[0]}") from None
     if not isinstance(loaded, dict):
-        raise ConfigError(f"{path} must hold a mapping of settings")
+        raise ConfigError(f"{path} must hold a mapping of settings (name: value), not a {type(loaded).__name__}")
+    known = set(Settings.model_fields)
+    for name in loaded:
+        if name not in known:
+            raise ConfigError(f"{path}: unknown setting {name!r}; known settings are {', '.join(sorted(known))}")
     return loaded
 
 

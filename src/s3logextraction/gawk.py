@@ -6,7 +6,6 @@ Every caller (the `parse` command, the extraction workers, the benchmarks) goes 
 
 from __future__ import annotations
 
-import gzip
 import os
 import shutil
 from collections.abc import Iterable, Sequence
@@ -15,7 +14,6 @@ from pathlib import Path
 from .errors import MissingToolError
 
 INSTALL_HINT = "gawk is required but was not found on PATH; install it with: apt-get install gawk"
-GZIP_MAGIC = b"\x1f\x8b"
 
 
 def gawk_path() -> str:
@@ -35,8 +33,12 @@ def parser_path() -> Path:
     raise MissingToolError("the parser awk/extract.awk is missing from this installation; reinstall s3logextraction")
 
 
-def gawk_environment() -> dict[str, str]:
-    return {"LC_ALL": "C", "PATH": "/usr/local/bin:/usr/bin:/bin"}
+def gawk_environment(*, meta: str | None = None) -> dict[str, str]:
+    """LC_ALL=C (bytes); the meta path goes through the environment, where gawk takes it literally."""
+    environment = {"LC_ALL": "C", "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    if meta is not None:
+        environment["S3LE_META"] = meta
+    return environment
 
 
 def awk_label(name: str) -> str:
@@ -46,30 +48,19 @@ def awk_label(name: str) -> str:
 
 def gawk_command(
     *,
-    files: Iterable[tuple[str, str | Path]],
+    files: Iterable[str | Path],
+    labels: Sequence[str] | None = None,
     mode: str = "extract",
     operations: Sequence[str] = ("REST.GET.OBJECT",),
     keep_all: bool = False,
-    meta: Path | None = None,
 ) -> list[str]:
-    """The gawk argv for (label, path) pairs; paths are absolute so none reads as an assignment."""
+    """The gawk argv for `files` (absolute, so none reads as an assignment); `labels` name them in
+    parse mode (extract mode reports files by number)."""
     command = [gawk_path(), "-b", "-f", str(parser_path()), "-v", f"mode={mode}", "-v", f"ops={','.join(operations)}"]
     if keep_all:
         command += ["-v", "all=1"]
-    if meta is not None:
-        command += ["-v", f"meta={meta}"]
-    for label, path in files:
-        command += [f"label={awk_label(label)}", os.path.abspath(path)]
+    for number, path in enumerate(files):
+        if labels is not None:
+            command.append(f"label={awk_label(labels[number])}")
+        command.append(os.path.abspath(path))
     return command
-
-
-def is_gzip(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return handle.read(2) == GZIP_MAGIC
-
-
-def gunzip_to(*, source: Path, target: Path) -> Path:
-    """Decompresses a gzip log object next to the work in flight so gawk can read it by name."""
-    with gzip.open(source, "rb") as compressed, target.open("wb") as plain:
-        shutil.copyfileobj(compressed, plain, 1024 * 1024)
-    return target

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -10,7 +11,11 @@ from pathlib import Path
 from typing import TextIO
 
 from .errors import InputError, S3LogExtractionError
-from .gawk import gawk_command, gawk_environment, gunzip_to, is_gzip
+from .gawk import gawk_command, gawk_environment
+from .operations import DEFAULT_OPERATIONS, check_operations
+from .sources import GZIP_MAGIC, LocalFolder, LogObject
+from .sources.fifo import FifoFeed
+from .text import escape_text
 
 PARSE_HEADER = (
     "file",
@@ -26,42 +31,54 @@ PARSE_HEADER = (
 )
 
 
-def check_readable(path: Path) -> None:
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
+def head_of(path: Path) -> bytes:
+    """The first two bytes (gzip check); a missing, unreadable or folder path is a one-line error."""
     if path.is_dir():
-        raise InputError(f"{path}: is a directory, not a log file")
+        raise InputError(f"{escape_text(str(path))}: is a directory, not a log file")
     try:
         with path.open("rb") as handle:
-            handle.read(1)
+            return handle.read(2)
+    except FileNotFoundError:
+        raise InputError(f"{escape_text(str(path))}: no such file") from None
     except OSError as error:
-        raise InputError(f"{path}: cannot read ({error.strerror})") from None
+        raise InputError(f"{escape_text(str(path))}: cannot read ({error.strerror})") from None
 
 
 def parse(
     files: Sequence[Path],
     *,
     keep_all: bool = False,
-    operations: Sequence[str] = ("REST.GET.OBJECT",),
+    operations: Sequence[str] = DEFAULT_OPERATIONS,
     output: TextIO | None = None,
 ) -> None:
-    """Writes the parse table for `files` (plain or gzip) to `output` (default stdout)."""
+    """Writes the parse table for `files` (plain or gzip) to `output` (default stdout).  Gzip
+    files reach gawk through FIFOs: no decompressed copy is written."""
     out = output if output is not None else sys.stdout
-    for path in files:
-        check_readable(path)
-    with tempfile.TemporaryDirectory(prefix="s3logextraction-parse-") as scratch:
-        pairs = []
-        for number, path in enumerate(files):
-            readable = gunzip_to(source=path, target=Path(scratch) / f"{number}.log") if is_gzip(path) else path
-            pairs.append((str(path), readable))
-        command = gawk_command(files=pairs, mode="parse", operations=operations, keep_all=keep_all)
+    kept = check_operations(operations)
+    objects = [LogObject(name=str(path), size=0, mtime_ns=0, location=os.fspath(path)) for path in files]
+    gzipped = [log_object for log_object, path in zip(objects, files, strict=True) if head_of(path) == GZIP_MAGIC]
+    with (
+        tempfile.TemporaryDirectory(prefix="s3logextraction-parse-") as scratch,
+        FifoFeed(source=LocalFolder(Path(scratch)), objects=gzipped, folder=Path(scratch), prefix="parse") as feed,
+    ):
+        fifo_of = dict(zip((id(log_object) for log_object in gzipped), feed.paths, strict=True))
+        operands = [str(fifo_of.get(id(log_object), log_object.location)) for log_object in objects]
+        command = gawk_command(
+            files=operands, labels=[str(path) for path in files], mode="parse", operations=kept, keep_all=keep_all
+        )
         out.write("\t".join(PARSE_HEADER) + "\n")
         out.flush()
-        with subprocess.Popen(command, env=gawk_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE) as gawk:
+        with subprocess.Popen(
+            command, env=gawk_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0
+        ) as gawk:
             assert gawk.stdout is not None and gawk.stderr is not None
             while chunk := gawk.stdout.read(1 << 20):
                 write_bytes(out, chunk)
             errors = gawk.stderr.read().decode("utf-8", "replace").strip().splitlines()
+        feed.close()
+        if feed.failed:
+            name, reason = next(iter(feed.failed.items()))
+            raise InputError(f"{escape_text(name)}: {reason}")
     if gawk.returncode != 0:
         raise S3LogExtractionError(f"gawk failed: {errors[-1] if errors else gawk.returncode}")
     out.flush()

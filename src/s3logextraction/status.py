@@ -1,59 +1,62 @@
-"""`status`: where a cache stands, read without taking the lock (safe while a run is going)."""
+"""`status`: where a cache stands, read without taking the lock (safe while a run is going).
+
+Every line read is accounted for: lines_read = lines_kept + lines_skipped (by reason) +
+lines_rejected (by reason).
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
-from .cache import CachePaths, connect, running_holder
+from .cache import CachePaths, reader, running_holder
+
+
+def grouped(db: sqlite3.Connection, query: str) -> dict[str, int]:
+    return {str(name): int(count) for name, count in db.execute(query).fetchall()}
 
 
 def status(*, cache: Path) -> dict[str, Any]:
     """The figures `status --json` prints; keys are stable for scripts and monitoring."""
-    paths = CachePaths(cache.expanduser().absolute())
-    holder = running_holder(paths)
-    figures: dict[str, Any] = {
-        "cache": str(paths.root),
-        "log_objects": 0,
-        "batches": 0,
-        "lines_read": 0,
-        "lines_kept": 0,
-        "lines_rejected": 0,
-        "rejected_by_reason": {},
-        "bytes_sent": 0,
-        "kept_by_status": {},
-        "pending_index": 0,
-        "running": holder,
-    }
-    if not paths.state.exists():
-        return figures
-    db = connect(paths.state, read_only=True)
-    if db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'kept_by_status'").fetchone()[0] == 0:
-        db.close()
-        return figures  # a first run is creating the schema right now
-    try:
-        figures["log_objects"] = db.execute("SELECT count(*) FROM log_objects").fetchone()[0]
+    paths = CachePaths.of(cache)
+    with reader(paths) as db:
         batches, read, kept, rejected, sent = db.execute(
             "SELECT count(*), total(lines_read), total(lines_kept), total(lines_rejected), total(bytes_sent) "
             "FROM batches"
         ).fetchone()
-        figures.update(
-            batches=batches,
-            lines_read=int(read),
-            lines_kept=int(kept),
-            lines_rejected=int(rejected),
-            bytes_sent=int(sent),
-        )
-        figures["rejected_by_reason"] = dict(
-            db.execute("SELECT reason, count(*) FROM rejects GROUP BY reason ORDER BY reason").fetchall()
-        )
-        figures["kept_by_status"] = {
-            status: int(lines)
-            for status, lines in db.execute(
-                "SELECT status, sum(lines) FROM kept_by_status GROUP BY status ORDER BY status"
-            ).fetchall()
+        skipped = grouped(db, "SELECT reason, sum(lines) FROM skipped_lines GROUP BY reason ORDER BY reason")
+        settings = {str(name): bytes(value).decode() for name, value in db.execute(
+            "SELECT name, value FROM meta WHERE name IN ('operations', 'mode')"
+        )}  # fmt: skip
+        return {
+            "cache": str(paths.root),
+            "log_objects": db.execute("SELECT count(*) FROM log_objects").fetchone()[0],
+            "batches": batches,
+            "lines_read": int(read),
+            "lines_kept": int(kept),
+            "lines_skipped": sum(skipped.values()),
+            "skipped_by_reason": skipped,
+            "lines_rejected": int(rejected),
+            "rejected_by_reason": grouped(db, "SELECT reason, count(*) FROM rejects GROUP BY reason ORDER BY reason"),
+            "bytes_sent": int(sent),
+            "kept_by_status": grouped(
+                db, "SELECT status, sum(lines) FROM kept_by_status GROUP BY status ORDER BY status"
+            ),
+            "failed_objects": [
+                {"name": name, "size": size, "reason": reason, "failed_at": when}
+                for name, size, reason, when in db.execute(
+                    "SELECT name, size, reason, failed_at FROM failed_objects ORDER BY name"
+                )
+            ],
+            "changed_objects": [
+                {"name": name, "committed_size": committed, "seen_size": seen, "seen_at": when}
+                for name, committed, seen, when in db.execute(
+                    "SELECT name, committed_size, seen_size, seen_at FROM changed_objects ORDER BY name"
+                )
+            ],
+            "operations": settings.get("operations"),
+            "mode": settings.get("mode"),
+            "pending_index": db.execute("SELECT count(*) FROM batches WHERE format = 'tsv'").fetchone()[0],
+            "running": running_holder(paths),
         }
-        figures["pending_index"] = db.execute("SELECT count(*) FROM batches WHERE format = 'tsv'").fetchone()[0]
-    finally:
-        db.close()
-    return figures

@@ -1,14 +1,20 @@
-"""The Typer app: each command parses options and calls the library function of the same name."""
+"""The Typer app: each command parses options and calls the library function of the same name.
+
+The CLI owns everything process-wide: signals, pyarrow's signal handling, logging, exit codes.
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
 
 from .. import __version__
 from .config_cmd import config_app
+from .errors import exit_code_of
 from .extract_cmd import extract_command, reset_app, status_command, stop_command
 from .ip_cmd import ip_app, key_app, update_ip_app
 from .parse_cmd import parse_command
@@ -20,7 +26,6 @@ app = typer.Typer(
     help="Turn raw Amazon S3 server access logs into privacy-safe public usage statistics.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
 app.add_typer(config_app, name="config")
 app.add_typer(reset_app, name="reset")
@@ -55,5 +60,11 @@ def root(
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
 
-def main() -> None:
-    app()
+def main(args: Sequence[str] | None = None) -> None:
+    """The console script: exit codes as the README documents them, whatever Typer's version."""
+    import pyarrow
+
+    # SIGINT/SIGTERM belong to the drain logic (cli/signals.py), not to pyarrow's cancellation.
+    pyarrow.enable_signal_handlers(False)
+    given = list(sys.argv[1:] if args is None else args)
+    sys.exit(exit_code_of(lambda argv: app(args=list(argv), prog_name="s3logextraction", standalone_mode=False), given))

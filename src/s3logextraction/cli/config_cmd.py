@@ -9,7 +9,6 @@ import typer
 import yaml
 
 from ..config import config_file, load_settings, set_cache_dir
-from .errors import reports_errors
 
 config_app = typer.Typer(help="Show and change settings (YAML file in the user config dir).", no_args_is_help=True)
 cache_app = typer.Typer(help="The default cache directory.", no_args_is_help=True)
@@ -17,7 +16,6 @@ config_app.add_typer(cache_app, name="cache")
 
 
 @cache_app.command("set")
-@reports_errors
 def cache_set(directory: Annotated[Path, typer.Argument(help="New default cache directory (created).")]) -> None:
     """Set the default cache directory."""
     target = set_cache_dir(directory)
@@ -25,14 +23,12 @@ def cache_set(directory: Annotated[Path, typer.Argument(help="New default cache 
 
 
 @cache_app.command("show")
-@reports_errors
 def cache_show() -> None:
     """Print the cache directory in effect."""
     typer.echo(str(load_settings().cache))
 
 
 @config_app.command("show")
-@reports_errors
 def show() -> None:
     """Print every setting in effect (secrets masked) and where the file is."""
     settings = load_settings()

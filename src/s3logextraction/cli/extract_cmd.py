@@ -3,71 +3,110 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from ..config import load_settings, resolve_workers
-from ..extract import extract, reset_extraction, stop
+from ..config import Settings, load_settings, resolve_workers
+from ..errors import PartialError, UsageError
+from ..extract import ExtractReport, extract, reset_extraction, stop
+from ..operations import check_operations
+from ..sizes import parse_size
 from ..status import status
-from ..testing.generate import parse_size
-from .errors import reports_errors
-from .options import CacheOption, JsonOption, WorkersOption, YesOption
+from .options import (
+    BatchSizeOption,
+    CacheOption,
+    JsonOption,
+    LimitOption,
+    OperationsOption,
+    RetryFailedOption,
+    SettleOption,
+    WorkersOption,
+    YesOption,
+)
+from .signals import drain_on_first_signal
 
-log = logging.getLogger("s3logextraction")
 reset_app = typer.Typer(help="Start a stage over on purpose.", no_args_is_help=True)
 
 
-@reports_errors
+def extraction_settings(
+    *,
+    cache: Path | None,
+    workers: int | None,
+    batch_size: str | None,
+    operations: str | None,
+    settle_seconds: float | None,
+    **others: Any,
+) -> Settings:
+    """Settings for the commands that extract; a bad flag value is a usage error (exit 2)."""
+    if workers == 0:
+        raise UsageError("--workers: 0 is not a number of workers (use a positive count, or -1 for all cores)")
+    try:
+        size = parse_size(batch_size) if batch_size is not None else None
+    except ValueError as error:
+        raise UsageError(f"--batch-size: {error}") from None
+    chosen = check_operations(operations.split(",")) if operations is not None else None
+    return load_settings(
+        cache=cache, workers=workers, batch_size=size, operations=chosen, settle_seconds=settle_seconds, **others
+    )
+
+
+def extraction_options(settings: Settings, *, limit: int | None, retry_failed: bool) -> dict[str, Any]:
+    """The keyword arguments `extract` and `run` take from the settings and flags."""
+    return {
+        "workers": resolve_workers(settings.workers),
+        "limit": limit,
+        "batch_bytes": settings.batch_size,
+        "batch_files": settings.batch_files,
+        "operations": settings.operations,
+        "settle_seconds": settings.settle_seconds,
+        "retry_failed": retry_failed,
+        "password": settings.password.get_secret_value() if settings.password else None,
+    }
+
+
+def check_complete(report: ExtractReport) -> None:
+    """Exit 3 when objects failed (this run or earlier, unchanged since): the rest is published."""
+    failed = len(report.failed) + report.failed_earlier
+    if failed:
+        raise PartialError(f"{failed} log objects could not be read; everything else is done (see `status`)")
+
+
 def extract_command(
     log_dir: Annotated[Path, typer.Argument(help="Folder of raw S3 log objects (flat or date-partitioned).")],
     cache: CacheOption = None,
     workers: WorkersOption = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="At most this many new log objects.")] = None,
-    batch_size: Annotated[
-        str | None, typer.Option("--batch-size", help="Bytes of logs per gawk process, e.g. 64M.", show_default=False)
-    ] = None,
-    operations: Annotated[
-        str | None, typer.Option("--operations", help="Comma-separated operations to keep (default REST.GET.OBJECT).")
-    ] = None,
-    index: Annotated[
-        bool,
-        typer.Option("--index/--no-index", help="Index each batch at once (--no-index: `update ip indexes` later)."),
-    ] = True,
+    limit: LimitOption = None,
+    batch_size: BatchSizeOption = None,
+    operations: OperationsOption = None,
+    settle_seconds: SettleOption = None,
+    retry_failed: RetryFailedOption = False,
 ) -> None:
-    """Extract new log objects into checkpointed shards (rerun-safe, stoppable)."""
-    settings = load_settings(
-        cache=cache,
-        workers=workers,
-        batch_size=parse_size(batch_size) if batch_size else None,
-        operations=operations.split(",") if operations else None,
+    """Extract new log objects into checkpointed, indexed shards (rerun-safe, stoppable)."""
+    settings = extraction_settings(
+        cache=cache, workers=workers, batch_size=batch_size, operations=operations, settle_seconds=settle_seconds
     )
-    report = extract(
-        log_dir,
-        cache=settings.cache,
-        workers=resolve_workers(settings.workers),
-        limit=limit,
-        batch_bytes=settings.batch_size,
-        batch_files=settings.batch_files,
-        operations=settings.operations,
-        index=index,
-        password=settings.password.get_secret_value() if settings.password else None,
-    )
+    with drain_on_first_signal() as stop_event:
+        report = extract(
+            log_dir,
+            cache=settings.cache,
+            stop=stop_event,
+            **extraction_options(settings, limit=limit, retry_failed=retry_failed),
+        )
     typer.echo(report.summary(), err=True)
+    check_complete(report)
 
 
-@reports_errors
 def stop_command(
     cache: CacheOption = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the run to drain.")] = 600.0,
+    timeout: Annotated[float, typer.Option("--timeout", min=0, help="Seconds to wait for the run to drain.")] = 600.0,
 ) -> None:
-    """Ask a running extraction to finish its batches in flight and exit."""
+    """Ask a running extraction (or `run`) to finish its batches in flight and exit."""
     settings = load_settings(cache=cache)
     outcome = stop(cache=settings.cache, timeout=timeout)
     if not outcome.was_running:
-        typer.echo(f"no extraction is running on {settings.cache}")
+        typer.echo(f"no extraction is running on {settings.cache}; one starting now will stop at once")
         return
     holder = outcome.holder or {}
     if not outcome.drained:
@@ -80,9 +119,12 @@ def stop_command(
     )
 
 
-@reports_errors
+def by_reason(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in counts.items()) or "-"
+
+
 def status_command(cache: CacheOption = None, as_json: JsonOption = False) -> None:
-    """Where the cache stands: what is committed, rejected, waiting, and whether a run is going."""
+    """Where the cache stands: what is committed, skipped, rejected, failed, and whether a run is going."""
     figures = status(cache=load_settings(cache=cache).cache)
     if as_json:
         typer.echo(json.dumps(figures, sort_keys=True))
@@ -90,12 +132,21 @@ def status_command(cache: CacheOption = None, as_json: JsonOption = False) -> No
     running = figures["running"]
     lines = [
         f"cache:           {figures['cache']}",
-        f"log objects:     {figures['log_objects']} in {figures['batches']} batches",
-        f"lines:           {figures['lines_read']} read, {figures['lines_kept']} kept, "
-        f"{figures['lines_rejected']} rejected",
+        f"log objects:     {figures['log_objects']} in {figures['batches']} batches "
+        f"(operations {figures['operations'] or '-'}, mode {figures['mode'] or '-'})",
+        f"lines:           {figures['lines_read']} read = {figures['lines_kept']} kept + "
+        f"{figures['lines_skipped']} skipped + {figures['lines_rejected']} rejected",
         f"bytes sent:      {figures['bytes_sent']} (kept lines)",
-        f"kept by status:  {', '.join(f'{k} {v}' for k, v in figures['kept_by_status'].items()) or '-'}",
-        f"rejected:        {', '.join(f'{k} {v}' for k, v in figures['rejected_by_reason'].items()) or '-'}",
+        f"kept by status:  {by_reason(figures['kept_by_status'])}",
+        f"skipped:         {by_reason(figures['skipped_by_reason'])}",
+        f"rejected:        {by_reason(figures['rejected_by_reason'])}",
+        f"failed objects:  {len(figures['failed_objects'])}",
+        *(f"  {entry['name']}: {entry['reason']}" for entry in figures["failed_objects"]),
+        f"changed objects: {len(figures['changed_objects'])} (size changed after commit; not counted again)",
+        *(
+            f"  {entry['name']}: {entry['committed_size']} -> {entry['seen_size']} bytes"
+            for entry in figures["changed_objects"]
+        ),
         f"pending index:   {figures['pending_index']} shards",
         "running:         "
         + (f"pid {running['pid']} ({running['command']}) since {running['since']}" if running else "no"),
@@ -104,7 +155,6 @@ def status_command(cache: CacheOption = None, as_json: JsonOption = False) -> No
 
 
 @reset_app.command("extraction")
-@reports_errors
 def reset_extraction_command(cache: CacheOption = None, yes: YesOption = False) -> None:
     """Forget all extracted shards so the next extract starts over (the IP index is kept)."""
     root = load_settings(cache=cache).cache

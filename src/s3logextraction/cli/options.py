@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ..summarize import Mode
+
 CacheOption = Annotated[
     Path | None,
     typer.Option(
@@ -17,7 +19,8 @@ WorkersOption = Annotated[
     int | None,
     typer.Option(
         "--workers",
-        help="Parallel gawk processes; negative counts back from all cores (-1 all, -2 all but one). Default -2.",
+        help="Parallel gawk processes; negative counts back from all cores (-1 all, -2 all but one). Default -2; "
+        "0 is refused.",
         show_default=False,
     ),
 ]
@@ -25,11 +28,39 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 PrivacyThresholdOption = Annotated[
     int | None,
-    typer.Option("--privacy-threshold", help="Counts below this are published as <N (default 50).", show_default=False),
+    typer.Option(
+        "--privacy-threshold", min=1, help="Counts below this are published as <N (default 50).", show_default=False
+    ),
 ]
 PrivacyRoundingOption = Annotated[
     int | None,
-    typer.Option("--privacy-rounding", help="Other counts are rounded to this (default 20).", show_default=False),
+    typer.Option(
+        "--privacy-rounding", min=1, help="Other counts are rounded to this (default 20).", show_default=False
+    ),
 ]
-ModeOption = Annotated[str, typer.Option("--mode", help="generic (per dataset) or archive (archive-wide).")]
-LevelOption = Annotated[int, typer.Option("--level", help="Key path segments that name a dataset.")]
+ModeOption = Annotated[Mode, typer.Option("--mode", help="generic (per dataset) or archive (archive-wide).")]
+LevelOption = Annotated[int, typer.Option("--level", min=1, help="Key path segments that name a dataset.")]
+LimitOption = Annotated[
+    int | None, typer.Option("--limit", min=0, help="At most this many new log objects.", show_default=False)
+]
+BatchSizeOption = Annotated[
+    str | None, typer.Option("--batch-size", help="Bytes of logs per gawk process, e.g. 64M.", show_default=False)
+]
+OperationsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--operations", help="Comma-separated operations to keep (default REST.GET.OBJECT).", show_default=False
+    ),
+]
+SettleOption = Annotated[
+    float | None,
+    typer.Option(
+        "--settle-seconds",
+        min=0,
+        help="Leave objects modified this recently for the next run (they may still be written). Default 600.",
+        show_default=False,
+    ),
+]
+RetryFailedOption = Annotated[
+    bool, typer.Option("--retry-failed", help="Retry objects that failed before, even if unchanged.")
+]

@@ -8,10 +8,8 @@ from typing import Annotated
 import typer
 
 from ..parse import parse
-from .errors import reports_errors
 
 
-@reports_errors
 def parse_command(
     files: Annotated[list[Path], typer.Argument(help="Log files (plain or gzip).", show_default=False)],
     all_lines: Annotated[bool, typer.Option("--all", help="Every operation and status, not just kept lines.")] = False,

@@ -1,7 +1,16 @@
 """Extraction: batch planning, the gawk runner, the commit journal and graceful stop."""
 
-from .engine import ExtractReport, extract
+from .engine import ExtractReport, as_source, extract, extract_into
 from .journal import reset_extraction
-from .stop import StopOutcome, stop
+from .stop import StopOutcome, StopRequest, stop
 
-__all__ = ["ExtractReport", "StopOutcome", "extract", "reset_extraction", "stop"]
+__all__ = [
+    "ExtractReport",
+    "StopOutcome",
+    "StopRequest",
+    "as_source",
+    "extract",
+    "extract_into",
+    "reset_extraction",
+    "stop",
+]

@@ -1,15 +1,15 @@
 """`extract`: plan batches of new log objects, run gawk on them in parallel, commit each one.
 
-Only this coordinating thread writes the state DB.  A STOP file or a first SIGINT/SIGTERM stops
-scheduling and drains the batches in flight; a second signal kills them and exits at once
-(uncommitted work is discarded, committed work is untouched).
+Only this coordinating thread writes the state DB.  A stop request (the caller's event, set by
+the CLI on a first Ctrl+C or SIGTERM, or a STOP file from `stop`) stops scheduling and drains
+the batches in flight.  Any exception (a second Ctrl+C arrives as KeyboardInterrupt) kills the
+gawk processes, starts no new one and discards uncommitted work; committed work is untouched.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import signal
-import sys
 import threading
 import time
 from collections import Counter
@@ -17,19 +17,23 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
-from ..cache import Cache, storage_errors
+from ..cache import Cache, transaction
+from ..errors import ConfigError, UsageError, storage_errors
 from ..gawk import gawk_path
-from ..ips.index import open_indexer
+from ..ips.index import Indexer, open_indexer
+from ..operations import DEFAULT_OPERATIONS, check_operations
 from ..progress import progress_bar
-from ..sources import LogObject, discover_local
-from .journal import commit_batch
-from .plan import pending_objects, plan_batches
+from ..sources import Listing, LogObject, LogSource, open_source
+from .journal import commit_batch, record_changes
+from .plan import plan_batches, plan_objects
 from .runner import BatchResult, ChildProcesses, run_batch
+from .stop import StopRequest
 
-BatchHook = Callable[[Cache, BatchResult], None]
+log = logging.getLogger("s3logextraction")
+DEFAULT_SETTLE_SECONDS = 600.0
+DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
+DEFAULT_BATCH_FILES = 2000
 
 
 @dataclass
@@ -39,58 +43,52 @@ class ExtractReport:
     objects_total: int = 0
     objects_done: int = 0
     objects_remaining: int = 0
+    objects_settling: int = 0
+    objects_changed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    failed_earlier: int = 0
+    files_skipped: Counter[str] = field(default_factory=Counter)
     batches: int = 0
     log_bytes: int = 0
     lines_read: int = 0
     lines_kept: int = 0
+    lines_skipped: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     stopped: bool = False
 
     def add(self, result: BatchResult) -> None:
-        self.batches += 1
+        self.batches += bool(result.objects)
         self.objects_done += len(result.objects)
         self.log_bytes += result.log_bytes
         self.lines_read += result.lines_read
         self.lines_kept += result.lines_kept
+        self.lines_skipped.update(result.skipped)
         self.rejected.update(result.rejected_by_reason)
+        self.failed += [(log_object.name, reason) for log_object, reason in result.failed]
 
     def summary(self) -> str:
         rate = self.log_bytes / self.seconds / 1e6 if self.seconds > 0 else 0.0
         rejected = ", ".join(f"{reason} {count}" for reason, count in sorted(self.rejected.items())) or "none"
         state = "stopped on request" if self.stopped else "done"
-        return (
+        parts = [
             f"extract {state}: {self.objects_done} log objects in {self.batches} batches, "
-            f"{self.lines_read} lines read, {self.lines_kept} kept, {sum(self.rejected.values())} rejected "
-            f"({rejected}), {self.log_bytes / 1e6:.1f} MB at {rate:.1f} MB/s; {self.objects_remaining} objects remain"
-        )
-
-
-class StopSignals:
-    """First SIGINT/SIGTERM: drain like `stop`.  Second: kill the children and exit with 130."""
-
-    def __init__(self, children: ChildProcesses) -> None:
-        self.children = children
-        self.requested = False
-        self.previous: dict[int, Any] = {}
-
-    def handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.requested:
-            self.children.kill_all()
-            sys.stderr.write("aborted: batches in flight discarded, committed work kept\n")
-            os._exit(130)
-        self.requested = True
-        sys.stderr.write("stopping: finishing the batches in flight (signal again to abort)\n")
-
-    def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self.previous[signum] = signal.signal(signum, self.handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
+            f"{self.lines_read} lines read, {self.lines_kept} kept, {sum(self.lines_skipped.values())} skipped, "
+            f"{sum(self.rejected.values())} rejected ({rejected}), {self.log_bytes / 1e6:.1f} MB at {rate:.1f} MB/s; "
+            f"{self.objects_remaining} objects remain"
+        ]
+        if self.failed:
+            parts.append(f"{len(self.failed)} objects failed (see `status`)")
+        if self.failed_earlier:
+            parts.append(f"{self.failed_earlier} failed earlier and unchanged (`--retry-failed` retries them)")
+        if self.objects_settling:
+            parts.append(f"{self.objects_settling} modified in the last minutes, left for the next run")
+        if self.objects_changed:
+            parts.append(f"{self.objects_changed} changed after their commit, not counted again (see `status`)")
+        if self.files_skipped:
+            why = ", ".join(f"{reason} {count}" for reason, count in sorted(self.files_skipped.items()))
+            parts.append(f"{sum(self.files_skipped.values())} files skipped ({why})")
+        return "; ".join(parts)
 
 
 def new_batch_ids() -> Callable[[], str]:
@@ -99,76 +97,166 @@ def new_batch_ids() -> Callable[[], str]:
     return lambda: f"{prefix}-{next(counter):06d}"
 
 
+def check_extract_options(*, workers: int, limit: int | None, batch_bytes: int, batch_files: int) -> None:
+    if workers < 1:
+        raise UsageError(f"--workers must be at least 1 (got {workers})")
+    if limit is not None and limit < 0:
+        raise UsageError(f"--limit must be 0 or more (got {limit})")
+    if batch_bytes < 1 or batch_files < 1:
+        raise UsageError("--batch-size must be a positive size")
+
+
+def record_settings(cache: Cache, *, operations: Sequence[str], mode: str) -> None:
+    """A cache holds one set of kept operations and one mode: mixing them would publish numbers
+    that mean nothing.  The first run records them; a later run with others is refused."""
+    wanted = {"operations": ",".join(operations), "mode": mode}
+    recorded = {name: cache.setting(name) for name in wanted}
+    for name, value in wanted.items():
+        if recorded[name] is not None and recorded[name] != value:
+            raise ConfigError(
+                f"this cache was extracted with {name} {recorded[name]}, not {value}; run `s3logextraction reset "
+                f"extraction` first to extract again with {value}"
+            )
+    missing = [(name, value.encode()) for name, value in wanted.items() if recorded[name] is None]
+    if missing:
+        with transaction(cache.db) as db:
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", missing)
+
+
 def extract(
-    log_dir: Path,
+    source: Path | str | LogSource,
     *,
     cache: Path,
     workers: int = 1,
     limit: int | None = None,
-    batch_bytes: int = 64 * 1024 * 1024,
-    batch_files: int = 2000,
-    operations: Sequence[str] = ("REST.GET.OBJECT",),
-    index: bool = True,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    batch_files: int = DEFAULT_BATCH_FILES,
+    operations: Sequence[str] = DEFAULT_OPERATIONS,
     password: str | None = None,
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS,
+    retry_failed: bool = False,
+    stop: threading.Event | None = None,
     show_progress: bool | None = None,
 ) -> ExtractReport:
-    """Extracts every not-yet-committed log object under `log_dir` into shards of `cache`.
+    """Extracts every not-yet-committed log object of `source` into indexed shards of `cache`.
 
-    With `index` (the default) every committed batch is indexed at once (and shards a killed run
-    left unindexed are indexed first), so no raw IP outlives the run in the clear.  A wrong
-    password is refused before anything is written.
+    Each batch's rows are indexed in memory and committed as one Parquet shard in the same
+    transaction as the batch, so no raw IP is ever written in the clear.  A wrong password is
+    refused before anything is written.  Setting `stop` drains the batches in flight.
     """
-    gawk_path()
-    started = time.monotonic()
-    objects = discover_local(log_dir)
-    children = ChildProcesses()
-    with (
-        StopSignals(children) as signals,
-        Cache.open_for_writing(cache, command="extract") as opened,
-        storage_errors(what=opened.paths.root),
-    ):
-        opened.paths.stop.unlink(missing_ok=True)
-        after_commit: BatchHook | None = None
-        if index:
-            indexer = open_indexer(opened, password=password)
-            indexer.index_pending(show_progress=False)
-            after_commit = lambda _cache, result: indexer.index_batch(result.batch_id)  # noqa: E731
-        todo = pending_objects(objects, committed=opened.committed_objects(), limit=limit)
-        batches = plan_batches(todo, batch_bytes=batch_bytes, batch_files=batch_files)
-        report = ExtractReport(objects_total=len(objects))
-        report.stopped = run_batches(
+    logs = as_source(source)
+    listing = logs.list()
+    with Cache.open_for_writing(cache, command="extract", create=True) as opened:
+        request = StopRequest(opened.paths, event=stop)
+        report = extract_into(
             opened,
-            batches=batches,
+            source=logs,
+            listing=listing,
             workers=workers,
+            limit=limit,
+            batch_bytes=batch_bytes,
+            batch_files=batch_files,
             operations=operations,
-            children=children,
-            report=report,
-            stop_requested=lambda: signals.requested or opened.paths.stop.exists(),
-            after_commit=after_commit,
+            password=password,
+            settle_seconds=settle_seconds,
+            retry_failed=retry_failed,
+            stop=request,
             show_progress=show_progress,
         )
-        report.objects_remaining = len(pending_objects(objects, committed=opened.committed_objects(), limit=None))
-        opened.paths.stop.unlink(missing_ok=True)
+        if report.stopped:
+            request.acknowledge()
+        return report
+
+
+def as_source(source: Path | str | LogSource) -> LogSource:
+    return open_source(source) if isinstance(source, (Path, str)) else source
+
+
+def extract_into(
+    opened: Cache,
+    *,
+    source: LogSource,
+    listing: Listing,
+    stop: StopRequest,
+    workers: int = 1,
+    limit: int | None = None,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    batch_files: int = DEFAULT_BATCH_FILES,
+    operations: Sequence[str] = DEFAULT_OPERATIONS,
+    password: str | None = None,
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS,
+    retry_failed: bool = False,
+    show_progress: bool | None = None,
+) -> ExtractReport:
+    """`extract` in a cache the caller has opened (and locked), as `run` does for all its stages;
+    `listing` is the source's listing, made before the cache was opened (a wrong folder fails
+    before anything is created)."""
+    started = time.monotonic()
+    check_extract_options(workers=workers, limit=limit, batch_bytes=batch_bytes, batch_files=batch_files)
+    operations = check_operations(operations)
+    gawk_path()
+    stop.clear_stale()
+    with storage_errors(what=opened.paths.root):
+        record_settings(opened, operations=operations, mode="generic")
+        indexer = open_indexer(opened, password=password)
+        indexer.convert_pending(show_progress=False)
+        committed = dict(opened.db.execute("SELECT name, size FROM log_objects").fetchall())
+        failed = {
+            name: (size, mtime)
+            for name, size, mtime in opened.db.execute("SELECT name, size, mtime_ns FROM failed_objects")
+        }
+        plan = plan_objects(
+            listing.objects,
+            committed=committed,
+            failed=failed,
+            now_ns=time.time_ns(),
+            settle_seconds=settle_seconds,
+            retry_failed=retry_failed,
+            limit=limit,
+        )
+        if plan.changed:
+            record_changes(opened, plan.changed)
+        report = ExtractReport(
+            objects_total=len(listing.objects),
+            objects_settling=plan.settling,
+            objects_changed=len(plan.changed),
+            failed_earlier=plan.failed_earlier,
+            files_skipped=listing.skipped,
+        )
+        report.stopped = run_batches(
+            opened,
+            source=source,
+            batches=plan_batches(plan.todo, batch_bytes=batch_bytes, batch_files=batch_files),
+            workers=workers,
+            operations=operations,
+            indexer=indexer,
+            report=report,
+            stop=stop,
+            show_progress=show_progress,
+        )
+    report.objects_remaining = len(plan.todo) + plan.over_limit - report.objects_done - len(report.failed)
     report.seconds = time.monotonic() - started
+    log.debug("extract of %s finished", source.describe())
     return report
 
 
 def run_batches(
     cache: Cache,
     *,
+    source: LogSource,
     batches: list[list[LogObject]],
     workers: int,
     operations: Sequence[str],
-    children: ChildProcesses,
+    indexer: Indexer,
     report: ExtractReport,
-    stop_requested: Callable[[], bool],
-    after_commit: BatchHook | None,
+    stop: StopRequest,
     show_progress: bool | None,
 ) -> bool:
     """Schedules batches on `workers` threads and commits each as it finishes; True if stopped."""
     next_id = new_batch_ids()
     queue = list(reversed(batches))
     in_flight: set[Future[BatchResult]] = set()
+    children = ChildProcesses()
     stopped = False
     total = sum(log_object.size for batch in batches for log_object in batch)
     with (
@@ -177,16 +265,19 @@ def run_batches(
     ):
         try:
             while queue or in_flight:
-                if stop_requested():
-                    stopped = stopped or bool(queue)
+                if queue and stop.requested():
+                    log.warning(
+                        "stopping: finishing the %d batches in flight (interrupt again to abort)", len(in_flight)
+                    )
+                    stopped = True
                     queue.clear()
                 while queue and len(in_flight) < workers:
-                    batch = queue.pop()
                     in_flight.add(
                         pool.submit(
                             run_batch,
                             batch_id=next_id(),
-                            objects=batch,
+                            objects=queue.pop(),
+                            source=source,
                             staging=cache.paths.staging,
                             operations=operations,
                             children=children,
@@ -197,11 +288,9 @@ def run_batches(
                 done, in_flight = wait(in_flight, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
                     result = future.result()
-                    commit_batch(cache, result)
-                    if after_commit is not None:
-                        after_commit(cache, result)
+                    commit_batch(cache, result, indexer=indexer)
                     report.add(result)
-                    bar.update(result.log_bytes)
+                    bar.update(result.log_bytes + sum(log_object.size for log_object, _ in result.failed))
                     bar.set_postfix(kept=report.lines_kept, rejected=sum(report.rejected.values()), refresh=False)
         except BaseException:
             queue.clear()

@@ -1,64 +1,107 @@
-"""The commit: shard renamed into shards/ (fsynced), then one transaction records the batch.
+"""The commit: the indexed Parquet shard renamed into shards/ (fsynced), then one transaction
+records the batch, its log objects, its counts, the new IP and agent ids and the objects that
+failed.
 
 A crash before the transaction leaves a shard no batch names (deleted by the next run); after
-it, the batch and all its log objects are done.  Nothing is ever half-committed.
+it, the batch and all its log objects are done.  Nothing is ever half-committed, and the only
+file written holds ids, never a raw IP.
 """
 
 from __future__ import annotations
 
-import os
+import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
-from ..cache import Cache, disk_error, fsync_directory, storage_errors, transaction, utc_now
+from ..cache import Cache, transaction, utc_now
+from ..errors import storage_errors
+from ..ips.index import Indexer
+from ..sources import LogObject
 from .runner import BatchResult
 
 
-def commit_batch(cache: Cache, result: BatchResult) -> None:
-    target = cache.paths.shard(batch_id=result.batch_id, shard_format="tsv")
-    try:
-        os.rename(result.shard, target)
-        fsync_directory(cache.paths.shards)
-    except OSError as error:
-        raise disk_error(error, what=target) from None
-    objects = [
-        (log_object.name, log_object.size, result.batch_id, result.lines_per_object.get(log_object.name, 0))
-        for log_object in result.objects
-    ]
-    try:
-        with transaction(cache.db) as db:
-            db.execute(
-                "INSERT INTO batches VALUES (?, 'tsv', ?, ?, ?, ?, ?, ?)",
-                (
-                    result.batch_id,
-                    utc_now(),
-                    result.log_bytes,
-                    result.lines_read,
-                    result.lines_kept,
-                    len(result.rejects),
-                    result.bytes_sent,
-                ),
-            )
-            db.executemany("INSERT INTO log_objects VALUES (?, ?, ?, ?)", objects)
-            db.executemany(
-                "INSERT INTO rejects VALUES (?, ?, ?, ?)",
-                [(result.batch_id, name, line, reason) for name, line, reason in result.rejects],
-            )
-            db.executemany(
-                "INSERT INTO kept_by_status VALUES (?, ?, ?, ?)",
-                [(result.batch_id, status, lines, sent) for status, (lines, sent) in result.kept_by_status.items()],
-            )
-    except OSError as error:
-        raise disk_error(error, what=cache.paths.state) from None
+def commit_batch(cache: Cache, result: BatchResult, *, indexer: Indexer) -> None:
+    with storage_errors(what=cache.paths.root):
+        if not result.objects:
+            with transaction(cache.db) as db:
+                record_failures(db, result.failed)
+            return
+        indexed = indexer.index(result.rows)
+        shard = cache.paths.shard(batch_id=result.batch_id, shard_format="parquet")
+        indexer.write_shard(indexed, target=shard)
+        try:
+            with transaction(cache.db) as db:
+                indexer.store(db, indexed)
+                record_batch(db, result)
+                record_failures(db, result.failed)
+        except BaseException:
+            shard.unlink(missing_ok=True)  # no batch names it (the next run would delete it too)
+            raise
+        indexer.remember(indexed)
+
+
+def record_batch(db: sqlite3.Connection, result: BatchResult) -> None:
+    db.execute(
+        "INSERT INTO batches VALUES (?, 'parquet', ?, ?, ?, ?, ?, ?)",
+        (
+            result.batch_id,
+            utc_now(),
+            result.log_bytes,
+            result.lines_read,
+            result.lines_kept,
+            len(result.rejects),
+            result.bytes_sent,
+        ),
+    )
+    db.executemany(
+        "INSERT INTO log_objects VALUES (?, ?, ?, ?, ?)",
+        [
+            (log_object.name, log_object.size, log_object.mtime_ns, result.batch_id,
+             result.lines_per_object.get(log_object.name, 0))
+            for log_object in result.objects
+        ],
+    )  # fmt: skip
+    db.executemany("DELETE FROM failed_objects WHERE name = ?", [(o.name,) for o in result.objects])
+    db.executemany(
+        "INSERT INTO rejects VALUES (?, ?, ?, ?)",
+        [(result.batch_id, name, line, reason) for name, line, reason in result.rejects],
+    )
+    db.executemany(
+        "INSERT INTO kept_by_status VALUES (?, ?, ?, ?)",
+        [(result.batch_id, status, lines, sent) for status, (lines, sent) in result.kept_by_status.items()],
+    )
+    db.executemany(
+        "INSERT INTO skipped_lines VALUES (?, ?, ?)",
+        [(result.batch_id, reason, lines) for reason, lines in result.skipped.items()],
+    )
+
+
+def record_failures(db: sqlite3.Connection, failed: Sequence[tuple[LogObject, str]]) -> None:
+    db.executemany(
+        "INSERT OR REPLACE INTO failed_objects VALUES (?, ?, ?, ?, ?)",
+        [(log_object.name, log_object.size, log_object.mtime_ns, reason, utc_now()) for log_object, reason in failed],
+    )
+
+
+def record_changes(cache: Cache, changed: Sequence[tuple[LogObject, int]]) -> None:
+    """Objects whose size differs from the size they were committed with: reported, never counted again."""
+    with transaction(cache.db) as db:
+        db.executemany(
+            "INSERT OR REPLACE INTO changed_objects VALUES (?, ?, ?, ?)",
+            [(log_object.name, committed, log_object.size, utc_now()) for log_object, committed in changed],
+        )
 
 
 def reset_extraction(*, cache: Path) -> int:
     """Forgets every committed batch and deletes its shard (the IP index is kept, so ids stay
-    stable); returns the number of batches removed."""
+    stable); returns the number of batches removed.  The recorded mode and operations go too."""
     with Cache.open_for_writing(cache, command="reset extraction") as opened, storage_errors(what=opened.paths.root):
         with transaction(opened.db) as db:
             removed = db.execute("SELECT count(*) FROM batches").fetchone()[0]
-            for table in ("rejects", "kept_by_status", "log_objects", "batches"):
+            for table in ("rejects", "kept_by_status", "skipped_lines", "log_objects", "batches",
+                          "failed_objects", "changed_objects"):  # fmt: skip
                 db.execute(f"DELETE FROM {table}")
+            db.execute("DELETE FROM meta WHERE name IN ('operations', 'mode')")
         for shard in opened.paths.shards.iterdir():
             shard.unlink()
     return int(removed)

@@ -1,10 +1,55 @@
-"""Batch planning: many log objects per gawk process, bounded by bytes and by argv length."""
+"""Which log objects a run extracts, and in which batches (many objects per gawk process)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from ..sources import LogObject
+
+
+@dataclass
+class Plan:
+    """The listing sorted out: what to extract now, and why the rest waits."""
+
+    todo: list[LogObject] = field(default_factory=list)
+    committed: int = 0
+    changed: list[tuple[LogObject, int]] = field(default_factory=list)
+    settling: int = 0
+    failed_earlier: int = 0
+    over_limit: int = 0
+
+
+def plan_objects(
+    objects: Sequence[LogObject],
+    *,
+    committed: dict[str, int],
+    failed: dict[str, tuple[int, int | None]],
+    now_ns: int,
+    settle_seconds: float,
+    retry_failed: bool,
+    limit: int | None,
+) -> Plan:
+    """Sorts objects by identity (their name): committed ones are never extracted again (one whose
+    size changed since is reported); one modified within `settle_seconds` may still be being
+    written and waits; one that failed waits until its size or mtime changes or `retry_failed`."""
+    plan = Plan()
+    settle_ns = int(settle_seconds * 1e9)
+    for log_object in objects:
+        size = committed.get(log_object.name)
+        if size is not None:
+            plan.committed += 1
+            if size != log_object.size:
+                plan.changed.append((log_object, size))
+        elif now_ns - log_object.mtime_ns < settle_ns:
+            plan.settling += 1
+        elif not retry_failed and failed.get(log_object.name) == (log_object.size, log_object.mtime_ns):
+            plan.failed_earlier += 1
+        elif limit is not None and len(plan.todo) >= limit:
+            plan.over_limit += 1
+        else:
+            plan.todo.append(log_object)
+    return plan
 
 
 def plan_batches(objects: Iterable[LogObject], *, batch_bytes: int, batch_files: int) -> list[list[LogObject]]:
@@ -24,11 +69,3 @@ def plan_batches(objects: Iterable[LogObject], *, batch_bytes: int, batch_files:
     if current:
         batches.append(current)
     return batches
-
-
-def pending_objects(
-    objects: Sequence[LogObject], *, committed: set[tuple[str, int]], limit: int | None
-) -> list[LogObject]:
-    """Objects not yet committed (by name and size), at most `limit` of them."""
-    todo = [log_object for log_object in objects if (log_object.name, log_object.size) not in committed]
-    return todo if limit is None else todo[:limit]

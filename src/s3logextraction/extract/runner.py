@@ -1,35 +1,47 @@
-"""Running the parser on one batch: gawk writes the staging shard, then the shard is fsynced.
+"""Running the parser on one batch: gawk's rows come back through a pipe into memory.
 
 Runs in a worker thread; the heavy lifting happens in the gawk child process, so threads are
-enough and only the coordinating thread ever writes the state DB.
+enough and only the coordinating thread ever writes the state DB.  Nothing this module writes
+to disk holds log text: the rows (with raw IPs) exist only in memory, gzip objects reach gawk
+through FIFOs, and the meta file (line counts and reject reasons by file number) is unlinked.
+
+An object that cannot be read (permissions, a truncated or corrupt gzip stream) fails alone: it
+is left out and the batch is parsed again without it, so its partial lines are never counted.
+gawk runs in its own process group, so a terminal's Ctrl+C reaches only the coordinating process,
+which decides whether to drain or abort.
 """
 
 from __future__ import annotations
 
-import errno
-import os
-import signal
 import subprocess
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cache import disk_error
-from ..errors import DiskError, InputError, S3LogExtractionError
-from ..gawk import GZIP_MAGIC, gawk_command, gawk_environment, gunzip_to
-from ..sources import LogObject
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import AbortedError, S3LogExtractionError, disk_error, no_space
+from ..gawk import gawk_command, gawk_environment
+from ..rows import read_rows
+from ..sources import GZIP_MAGIC, LogObject, LogSource
+from ..sources.fifo import UNREADABLE, FifoFeed, failure_reason
 
 
 @dataclass
 class BatchResult:
+    """One parsed batch.  `rows` holds raw IPs and agents: in memory only, never written."""
+
     batch_id: str
     objects: list[LogObject]
-    shard: Path
+    rows: pa.Table
     lines_per_object: dict[str, int]
     rejects: list[tuple[str, int, str]]
-    kept_by_status: dict[str, tuple[int, int]]
+    skipped: dict[str, int]
+    failed: list[tuple[LogObject, str]]
 
     @property
     def log_bytes(self) -> int:
@@ -41,11 +53,24 @@ class BatchResult:
 
     @property
     def lines_kept(self) -> int:
-        return sum(lines for lines, _ in self.kept_by_status.values())
+        return int(self.rows.num_rows)
 
     @property
     def bytes_sent(self) -> int:
-        return sum(sent for _, sent in self.kept_by_status.values())
+        return int(pc.sum(self.rows["bytes_sent"]).as_py() or 0)
+
+    @property
+    def kept_by_status(self) -> dict[str, tuple[int, int]]:
+        grouped = self.rows.group_by("status").aggregate([("bytes_sent", "count"), ("bytes_sent", "sum")])
+        return {
+            status: (int(count), int(total))
+            for status, count, total in zip(
+                grouped["status"].to_pylist(),
+                grouped["bytes_sent_count"].to_pylist(),
+                grouped["bytes_sent_sum"].to_pylist(),
+                strict=True,
+            )
+        }
 
     @property
     def rejected_by_reason(self) -> Counter[str]:
@@ -54,107 +79,149 @@ class BatchResult:
 
 @dataclass
 class ChildProcesses:
-    """The gawk processes in flight, so a second signal can end them at once."""
+    """The gawk processes in flight, so an abort can end them at once and start no new one."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     running: set[subprocess.Popen[bytes]] = field(default_factory=set)
+    aborted: bool = False
+
+    def start(self, command: list[str], *, environment: dict[str, str], keep_fd: int) -> subprocess.Popen[bytes]:
+        with self.lock:
+            if self.aborted:
+                raise AbortedError("aborted: batches in flight discarded, committed work kept")
+            process = subprocess.Popen(
+                command,
+                env=environment,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(keep_fd,),
+                process_group=0,
+            )
+            self.running.add(process)
+            return process
+
+    def finished(self, process: subprocess.Popen[bytes]) -> None:
+        with self.lock:
+            self.running.discard(process)
 
     def kill_all(self) -> None:
         with self.lock:
+            self.aborted = True
             for process in self.running:
                 process.kill()
 
 
-def readable_copy(*, log_object: LogObject, staging: Path, batch_id: str, number: int) -> str | Path:
-    """The path gawk reads: the object itself, or its decompressed copy when it is gzip (one open
-    of the object either way: for 100,000 small objects the opens are the cost)."""
-    try:
-        descriptor = os.open(log_object.path, os.O_RDONLY)
-        try:
-            head = os.read(descriptor, 2)
-        finally:
-            os.close(descriptor)
-        if head != GZIP_MAGIC:
-            return log_object.path
-        return gunzip_to(source=Path(log_object.path), target=staging / f"{batch_id}.{number}.log")
-    except OSError as error:
-        if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-            raise disk_error(error, what=staging) from None
-        raise InputError(f"{log_object.path}: cannot read ({error.strerror or error})") from None
-    except EOFError:
-        raise InputError(f"{log_object.path}: truncated gzip object") from None
-
-
-def read_meta(meta: Path) -> tuple[dict[str, int], list[tuple[str, int, str]], dict[str, tuple[int, int]]]:
+def read_meta(
+    data: bytes, objects: Sequence[LogObject]
+) -> tuple[dict[str, int], list[tuple[str, int, str]], dict[str, int]]:
+    """Line counts per object, rejects and skipped lines by reason, from the parser's meta rows
+    (files are numbered from 1 in argument order)."""
     lines: dict[str, int] = {}
     rejects: list[tuple[str, int, str]] = []
-    kept: dict[str, tuple[int, int]] = {}
-    with meta.open("rb") as handle:
-        for raw in handle:
-            row = raw.rstrip(b"\n").decode("utf-8", "surrogateescape").split("\t")
-            if row[0] == "F":
-                lines[row[1]] = lines.get(row[1], 0) + int(row[2])
-            elif row[0] == "R":
-                rejects.append((row[1], int(row[2]), row[3]))
-            elif row[0] == "K":
-                kept[row[1]] = (int(row[2]), int(row[3]))
-    return lines, rejects, kept
+    skipped: dict[str, int] = {}
+    for raw in data.splitlines():
+        row = raw.decode("ascii").split("\t")
+        if row[0] == "F":
+            name = objects[int(row[1]) - 1].name
+            lines[name] = lines.get(name, 0) + int(row[2])
+        elif row[0] == "R":
+            rejects.append((objects[int(row[1]) - 1].name, int(row[2]), row[3]))
+        elif row[0] == "S":
+            skipped[row[1]] = int(row[2])
+    return lines, rejects, skipped
+
+
+def check_gawk(*, returncode: int, stderr: bytes, what: Path) -> None:
+    if returncode == 0:
+        return
+    detail = stderr.decode("utf-8", "replace").strip().splitlines()
+    last = detail[-1] if detail else ""
+    if returncode == -25 or "No space left" in last or "File too large" in last:  # -SIGXFSZ
+        raise no_space(what)
+    if returncode == -9:
+        raise AbortedError("aborted: gawk was killed; committed work kept")
+    raise S3LogExtractionError(f"gawk failed with exit code {returncode}: {last}")
+
+
+def run_gawk(
+    *,
+    source: LogSource,
+    objects: Sequence[LogObject],
+    streamed: set[str],
+    staging: Path,
+    batch_id: str,
+    operations: Sequence[str],
+    children: ChildProcesses,
+) -> tuple[bytes, bytes, dict[str, str]]:
+    """(rows, meta, objects that failed while streamed) of one gawk run over `objects`."""
+    piped = [log_object for log_object in objects if log_object.name in streamed]
+    with (
+        tempfile.TemporaryFile(dir=staging, prefix=f"{batch_id}.meta.") as meta,
+        FifoFeed(source=source, objects=piped, folder=staging, prefix=batch_id) as feed,
+    ):
+        fifo_of = dict(zip((log_object.name for log_object in piped), feed.paths, strict=True))
+        operands = [fifo_of.get(log_object.name) or source.local_path(log_object) for log_object in objects]
+        command = gawk_command(files=[str(operand) for operand in operands], operations=operations)
+        process = children.start(
+            command, environment=gawk_environment(meta=f"/dev/fd/{meta.fileno()}"), keep_fd=meta.fileno()
+        )
+        try:
+            rows, stderr = process.communicate()
+        finally:
+            children.finished(process)
+        feed.close()
+        check_gawk(returncode=process.returncode, stderr=stderr, what=staging)
+        meta.seek(0)
+        return rows, meta.read(), dict(feed.failed)
 
 
 def run_batch(
     *,
     batch_id: str,
     objects: Sequence[LogObject],
+    source: LogSource,
     staging: Path,
     operations: Sequence[str],
     children: ChildProcesses,
 ) -> BatchResult:
-    shard = staging / f"{batch_id}.tsv"
-    meta = staging / f"{batch_id}.meta"
-    inputs = [
-        (log_object.name, readable_copy(log_object=log_object, staging=staging, batch_id=batch_id, number=number))
-        for number, log_object in enumerate(objects)
-    ]
-    command = gawk_command(files=inputs, operations=operations, meta=meta)
-    try:
-        output = os.open(shard, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError as error:
-        raise disk_error(error, what=shard) from None
-    try:
-        with children.lock:
-            process = subprocess.Popen(command, env=gawk_environment(), stdout=output, stderr=subprocess.PIPE)
-            children.running.add(process)
-        _, stderr = process.communicate()
-        with children.lock:
-            children.running.discard(process)
-        check_gawk(returncode=process.returncode, stderr=stderr, shard=shard)
+    failed: list[tuple[LogObject, str]] = []
+    readable: list[LogObject] = []
+    streamed: set[str] = set()
+    for log_object in objects:
         try:
-            os.fsync(output)
+            head = source.head(log_object, 2)
+        except UNREADABLE as error:
+            failed.append((log_object, failure_reason(error)))
+            continue
+        readable.append(log_object)
+        if head == GZIP_MAGIC or source.local_path(log_object) is None:
+            streamed.add(log_object.name)
+    rows, meta = b"", b""
+    while readable:
+        try:
+            rows, meta, broken = run_gawk(
+                source=source,
+                objects=readable,
+                streamed=streamed,
+                staging=staging,
+                batch_id=batch_id,
+                operations=operations,
+                children=children,
+            )
         except OSError as error:
-            raise disk_error(error, what=shard) from None
-    finally:
-        os.close(output)
-    lines, rejects, kept = read_meta(meta)
-    meta.unlink()
-    for path in {path for _, path in inputs} - {log_object.path for log_object in objects}:
-        os.unlink(path)
+            raise disk_error(error, what=staging) from None
+        if not broken:
+            break
+        failed += [(log_object, broken[log_object.name]) for log_object in readable if log_object.name in broken]
+        readable = [log_object for log_object in readable if log_object.name not in broken]
+    lines, rejects, skipped = read_meta(meta, readable)
     return BatchResult(
         batch_id=batch_id,
-        objects=list(objects),
-        shard=shard,
+        objects=readable,
+        rows=read_rows(rows),
         lines_per_object=lines,
         rejects=rejects,
-        kept_by_status=kept,
+        skipped=skipped,
+        failed=failed,
     )
-
-
-def check_gawk(*, returncode: int, stderr: bytes, shard: Path) -> None:
-    if returncode == 0:
-        return
-    detail = stderr.decode("utf-8", "replace").strip().splitlines()
-    last = detail[-1] if detail else ""
-    if returncode == -signal.SIGXFSZ or "No space left" in last or "File too large" in last:
-        raise DiskError(f"no space left writing {shard}: free some space and run again (committed work is kept)")
-    if returncode == -signal.SIGKILL:
-        raise S3LogExtractionError("gawk was killed")
-    raise S3LogExtractionError(f"gawk failed with exit code {returncode}: {last}")

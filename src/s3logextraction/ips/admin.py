@@ -5,24 +5,23 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from ..cache import Cache, CachePaths, connect, storage_errors, transaction
-from ..errors import InputError
-from .keys import derive_keys, load_keys
+from ..cache import Cache, CachePaths, reader, transaction
+from ..errors import InputError, UsageError, storage_errors
+from .keys import derive_keys, existing_keys
+
+MAX_IP_ID = 2**63 - 1
 
 
 def show_ip(*, cache: Path, ip_id: int, password: str | None) -> str:
     """The raw IP behind `ip_id` (the only function that ever returns one).  Reads without the
-    lock, so an operator can look while the nightly run is going."""
-    paths = CachePaths(cache.expanduser().absolute())
-    if not paths.state.exists():
-        raise InputError(f"{paths.root} holds no IP index")
-    db = connect(paths.state, read_only=True)
-    try:
-        with storage_errors(what=paths.root):
-            keys = load_keys(db, password=password)
-            row = db.execute("SELECT sealed FROM ips WHERE ip_id = ?", (ip_id,)).fetchone()
-    finally:
-        db.close()
+    lock and writes nothing (no key file either), so an operator can look while the nightly run
+    is going."""
+    if not 1 <= ip_id <= MAX_IP_ID:
+        raise UsageError(f"an IP id is a whole number from 1 to {MAX_IP_ID}")
+    paths = CachePaths.of(cache)
+    with reader(paths) as db, storage_errors(what=paths.root):
+        keys = existing_keys(db, password=password, where=paths.root)
+        row = db.execute("SELECT sealed FROM ips WHERE ip_id = ?", (ip_id,)).fetchone()
     if row is None:
         raise InputError(f"no IP has the id {ip_id} in {paths.root}")
     return keys.unseal(bytes(row[0])).decode("ascii", "replace")
@@ -31,7 +30,7 @@ def show_ip(*, cache: Path, ip_id: int, password: str | None) -> str:
 def rotate_key(*, cache: Path, password: str | None, new_password: str) -> int:
     """Re-seals every stored IP under `new_password`; ids do not change.  Returns the IP count."""
     with Cache.open_for_writing(cache, command="config key rotate") as opened, storage_errors(what=opened.paths.root):
-        old = load_keys(opened.db, password=password)
+        old = existing_keys(opened.db, password=password, where=opened.paths.root)
         salt = secrets.token_bytes(16)
         new = derive_keys(password=new_password, salt=salt, create_key_file=False)
         rows = opened.db.execute("SELECT ip_id, sealed FROM ips").fetchall()

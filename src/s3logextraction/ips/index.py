@@ -1,11 +1,15 @@
-"""`update ip indexes`: TSV shards become Parquet shards with `ip_id` and `user_agent_id`.
+"""The anonymous index: raw IPs and user agents become ids in memory, before anything is written.
 
-Per shard: read the TSV (pyarrow, multithreaded C++), map the distinct IPs and user agents of the
-shard to ids (new IPs get the next id and are stored only as keyed digest plus sealed bytes),
-write the Parquet file to staging, fsync, rename into shards/, then one transaction stores the
-new ids and marks the batch as Parquet; finally the TSV (the only clear-text copy) is deleted.
-A crash at any point leaves either the committed TSV or the committed Parquet (the other file
-is removed by the next run), never both counted.
+`Indexer.index` maps a batch's rows (raw IPs and agents, in memory) to ids: new IPs get the next
+id and are stored only as a keyed digest plus sealed bytes.  The extraction commits the indexed
+Parquet shard and the new ids in the same transaction as the batch (`extract/journal.py`), so no
+raw IP is ever written in the clear.
+
+`update ip indexes` converts the TSV shards (raw IPs in the clear) that versions before 0.2 left
+in a cache: per shard, the Parquet file is written, fsynced and renamed into shards/, one
+transaction stores the new ids and marks the batch as Parquet, then the TSV is deleted.  A crash
+at any point leaves either the committed TSV or the committed Parquet (the other file is removed
+by the next run), never both counted.
 """
 
 from __future__ import annotations
@@ -13,31 +17,19 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ..cache import Cache, fsync_directory, storage_errors, transaction
+from ..cache import Cache, create_private, fsync_directory, transaction
+from ..errors import storage_errors
 from ..progress import progress_bar
+from ..rows import read_rows
 from .keys import IPKeys, load_keys
 
-# SIGINT/SIGTERM belong to the extraction's drain logic, not to pyarrow's cancellation.
-pa.enable_signal_handlers(False)
-
-TSV_COLUMNS = ("timestamp", "key", "operation", "status", "bytes_sent", "object_size", "ip", "user_agent")
-TSV_TYPES = {
-    "timestamp": pa.timestamp("s", tz="UTC"),  # the parser writes ISO 8601 with Z (fast built-in parser)
-    "key": pa.string(),
-    "operation": pa.string(),
-    "status": pa.string(),
-    "bytes_sent": pa.int64(),
-    "object_size": pa.int64(),
-    "ip": pa.binary(),
-    "user_agent": pa.binary(),
-}
 SHARD_SCHEMA = pa.schema(
     [
         ("timestamp", pa.timestamp("s", tz="UTC")),
@@ -50,21 +42,6 @@ SHARD_SCHEMA = pa.schema(
         ("user_agent_id", pa.int32()),
     ]
 )
-
-
-def read_tsv_shard(path: Path) -> pa.Table:
-    if path.stat().st_size == 0:
-        return pa.table({name: pa.array([], type=kind) for name, kind in TSV_TYPES.items()})
-    return pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(column_names=list(TSV_COLUMNS), block_size=16 << 20),
-        parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False),
-        convert_options=pacsv.ConvertOptions(
-            column_types=TSV_TYPES,
-            check_utf8=False,
-            strings_can_be_null=False,
-        ),
-    )
 
 
 class IdTable:
@@ -122,6 +99,19 @@ class IdTable:
         self.seen.update(zip(distinct.to_pylist(), ids.to_pylist(), strict=True))
 
 
+@dataclass
+class IndexedRows:
+    """A batch's rows with ids in place of IPs and agents, and the ids that are new."""
+
+    table: pa.Table
+    new_ips: list[tuple[object, ...]]
+    new_agents: list[tuple[object, ...]]
+    distinct_ips: pa.Array
+    ip_ids: pa.Array
+    distinct_agents: pa.Array
+    agent_ids: pa.Array
+
+
 class Indexer:
     """Assigns ids inside one cache; only the coordinating thread uses it (single writer)."""
 
@@ -144,11 +134,7 @@ class Indexer:
             row=lambda agent_id, text, _agent: (agent_id, text),
         )
 
-    def index_batch(self, batch_id: str) -> None:
-        paths = self.cache.paths
-        source = paths.shard(batch_id=batch_id, shard_format="tsv")
-        target = paths.shard(batch_id=batch_id, shard_format="parquet")
-        rows = read_tsv_shard(source)
+    def index(self, rows: pa.Table) -> IndexedRows:
         distinct_ips = pc.unique(rows["ip"]) if rows.num_rows else pa.array([], pa.binary())
         distinct_agents = pc.unique(rows["user_agent"]) if rows.num_rows else pa.array([], pa.binary())
         ip_ids, new_ips = self.ips.assign(distinct_ips)
@@ -156,7 +142,7 @@ class Indexer:
         table = pa.table(
             {
                 "timestamp": rows["timestamp"],
-                "key": pc.dictionary_encode(rows["key"]),
+                "key": rows["key"],
                 "operation": pc.dictionary_encode(rows["operation"]),
                 "status": pc.cast(rows["status"], pa.int16()),
                 "bytes_sent": rows["bytes_sent"],
@@ -167,24 +153,43 @@ class Indexer:
                 ),
             }
         ).cast(SHARD_SCHEMA)
+        return IndexedRows(table, new_ips, new_agents, distinct_ips, ip_ids, distinct_agents, agent_ids)
+
+    def write_shard(self, indexed: IndexedRows, *, target: Path) -> None:
+        """Parquet in staging (0600), fsynced, renamed into shards/: the file holds ids only."""
+        paths = self.cache.paths
         staged = paths.staging / target.name
-        pq.write_table(table, staged, compression="zstd", row_group_size=1 << 20)
-        descriptor = os.open(staged, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        descriptor = create_private(staged)
+        with os.fdopen(descriptor, "wb") as handle:
+            pq.write_table(indexed.table, handle, compression="zstd", row_group_size=1 << 20)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.rename(staged, target)
         fsync_directory(paths.shards)
+
+    @staticmethod
+    def store(db: sqlite3.Connection, indexed: IndexedRows) -> None:
+        """The new ids, inside the caller's transaction (the batch's commit)."""
+        db.executemany("INSERT INTO ips VALUES (?, ?, ?)", indexed.new_ips)
+        db.executemany("INSERT INTO user_agents VALUES (?, ?)", indexed.new_agents)
+
+    def remember(self, indexed: IndexedRows) -> None:
+        """After the commit: later batches of this run find these ids without the DB."""
+        self.ips.remember(indexed.distinct_ips, indexed.ip_ids)
+        self.agents.remember(indexed.distinct_agents, indexed.agent_ids)
+
+    def convert_tsv_shard(self, batch_id: str) -> None:
+        paths = self.cache.paths
+        source = paths.shard(batch_id=batch_id, shard_format="tsv")
+        indexed = self.index(read_rows(source))
+        self.write_shard(indexed, target=paths.shard(batch_id=batch_id, shard_format="parquet"))
         with transaction(self.cache.db) as db:
-            db.executemany("INSERT INTO ips VALUES (?, ?, ?)", new_ips)
-            db.executemany("INSERT INTO user_agents VALUES (?, ?)", new_agents)
+            self.store(db, indexed)
             db.execute("UPDATE batches SET format = 'parquet' WHERE batch_id = ?", (batch_id,))
-        self.ips.remember(distinct_ips, ip_ids)
-        self.agents.remember(distinct_agents, agent_ids)
+        self.remember(indexed)
         source.unlink()
 
-    def index_pending(self, *, show_progress: bool | None = None) -> int:
+    def convert_pending(self, *, show_progress: bool | None = None) -> int:
         pending = [
             batch_id
             for (batch_id,) in self.cache.db.execute(
@@ -193,7 +198,7 @@ class Indexer:
         ]
         with progress_bar(total=len(pending), unit="shard", description="index", enabled=show_progress) as bar:
             for batch_id in pending:
-                self.index_batch(batch_id)
+                self.convert_tsv_shard(batch_id)
                 bar.update(1)
         return len(pending)
 
@@ -203,6 +208,8 @@ def open_indexer(cache: Cache, *, password: str | None) -> Indexer:
 
 
 def update_ip_indexes(*, cache: Path, password: str | None = None, show_progress: bool | None = None) -> int:
-    """Indexes every committed TSV shard; returns how many were indexed."""
+    """Converts every TSV shard an older version left (raw IPs in the clear) into an indexed
+    Parquet shard; returns how many were converted (0: nothing to do, `extract` indexes as it
+    commits)."""
     with Cache.open_for_writing(cache, command="update ip indexes") as opened, storage_errors(what=opened.paths.root):
-        return open_indexer(opened, password=password).index_pending(show_progress=show_progress)
+        return open_indexer(opened, password=password).convert_pending(show_progress=show_progress)

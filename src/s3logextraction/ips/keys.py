@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import sqlite3
+import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -24,10 +25,11 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from ..cache import transaction
 from ..config import config_dir
-from ..errors import WrongKeyError
+from ..errors import InputError, WrongKeyError
 
 log = logging.getLogger("s3logextraction")
 CHECK_TEXT = b"s3logextraction key check v1"
+KEY_BYTES = 32
 SCRYPT_N = 2**15
 
 
@@ -69,20 +71,44 @@ def stretch(password: str, salt: bytes) -> bytes:
     return Scrypt(salt=salt, length=32, n=SCRYPT_N, r=8, p=1).derive(password.encode())
 
 
+def read_key_file(path: Path) -> bytes:
+    """The 32-byte secret of a complete key file; anything else is refused, never used."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+        secret = bytes.fromhex(text)
+    except (UnicodeDecodeError, ValueError):
+        raise WrongKeyError(f"the key file {path} is damaged; restore it from your backup") from None
+    if len(secret) != KEY_BYTES:
+        raise WrongKeyError(f"the key file {path} is damaged; restore it from your backup")
+    return secret
+
+
 def read_or_create_key_file(*, create: bool) -> bytes:
+    """The key file's secret.  It is created exactly once, even by runs starting together: the
+    complete file is written under a temporary name and linked into place, and a run that loses
+    the race reads the winner's key (never an empty or partial file)."""
     path = key_file()
     if path.exists():
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+        return read_key_file(path)
     if not create:
         raise WrongKeyError(
             f"the IP index of this cache was sealed with the key file {path}, which is missing; restore it "
             "(or set S3_LOG_EXTRACTION_PASSWORD if a password was used)"
         )
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    secret = secrets.token_bytes(32)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(secret.hex() + "\n")
+    secret = secrets.token_bytes(KEY_BYTES)
+    descriptor, staged = tempfile.mkstemp(dir=path.parent, prefix=".ip-key.")
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(secret.hex() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(staged, path)
+    except FileExistsError:
+        return read_key_file(path)
+    finally:
+        os.unlink(staged)
     log.info("created the IP key file %s: keep it safe, the IP index cannot be opened without it", path)
     return secret
 
@@ -115,6 +141,18 @@ def load_keys(db: sqlite3.Connection, *, password: str | None) -> IPKeys:
                 ],
             )
         return keys
+    return checked_keys(db, check=check, password=password)
+
+
+def existing_keys(db: sqlite3.Connection, *, password: str | None, where: Path) -> IPKeys:
+    """The keys of a cache that already has an IP index; nothing is created or written."""
+    check = meta_value(db, "key_check")
+    if check is None:
+        raise InputError(f"the cache {where} has no IP index yet (nothing was extracted)")
+    return checked_keys(db, check=check, password=password)
+
+
+def checked_keys(db: sqlite3.Connection, *, check: bytes, password: str | None) -> IPKeys:
     source = meta_value(db, "key_source")
     if source == b"password" and not password:
         raise WrongKeyError("this cache's IP index is sealed with a password: set S3_LOG_EXTRACTION_PASSWORD")

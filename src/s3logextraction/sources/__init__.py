@@ -1,5 +1,14 @@
-"""Where log objects come from.  A source lists `LogObject`s; identity is (name, size)."""
+"""Where log objects come from: a `LogSource` lists `LogObject`s and reads them."""
 
-from .local import LogObject, discover_local
+from pathlib import Path
 
-__all__ = ["LogObject", "discover_local"]
+from .base import GZIP_MAGIC, Listing, LogObject, LogSource, decompressed
+from .local import LocalFolder
+
+
+def open_source(location: Path | str) -> LogSource:
+    """The source behind a command-line location (a local folder today)."""
+    return LocalFolder(Path(location))
+
+
+__all__ = ["GZIP_MAGIC", "Listing", "LocalFolder", "LogObject", "LogSource", "decompressed", "open_source"]

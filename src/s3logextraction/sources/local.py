@@ -1,46 +1,104 @@
-"""Log objects in a local folder, flat or in the date-partitioned AWS layout."""
+"""Log objects in a local folder, flat or in the date-partitioned AWS layout.
+
+Every regular, non-hidden file under the root is a log object: AWS names need no extension and
+operators rename things, so nothing is skipped for its name.  Symlinked folders are followed
+once (a loop is detected and reported).  Names are bytes end to end: a name with a tab, a newline
+or invalid UTF-8 becomes escaped text for its identity and is read by its exact bytes.
+"""
 
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
+import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import InputError
-
-# AWS names log objects YYYY-MM-DD-HH-MM-SS-UNIQUESTRING (the unique part is hex in practice).
-LOG_OBJECT_NAME = re.compile(r"\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9A-Za-z]+(\.gz)?")
-
-
-@dataclass(frozen=True)
-class LogObject:
-    """One raw log object.  `name` is relative to the source root (posix), so moving the folder
-    or reading the same logs from another root never changes its identity (name, size)."""
-
-    name: str
-    size: int
-    path: str  # a str, not a Path: building 100,000 Path objects costs more than listing them
+from ..text import escape_bytes, escape_text
+from .base import Listing, LogObject
 
 
-def discover_local(root: Path) -> list[LogObject]:
-    """Every log object under `root`, sorted by name (AWS names sort by time)."""
-    if not root.exists():
-        raise InputError(f"{root}: log folder does not exist")
-    if not root.is_dir():
-        raise InputError(f"{root}: not a folder")
-    found: list[LogObject] = []
-    pending = [(str(root), "")]
-    while pending:
-        folder, prefix = pending.pop()
+class LocalFolder:
+    """A folder of log objects on a local (or mounted) file system."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.expanduser().absolute()
+
+    def describe(self) -> str:
+        return escape_text(str(self.root))
+
+    def list(self) -> Listing:
+        """Every log object under the root, sorted by name (AWS names sort by time)."""
+        root = os.fsencode(self.root)
         try:
-            entries = list(os.scandir(folder))
+            top = os.stat(root)
+        except FileNotFoundError:
+            raise InputError(f"{self.describe()}: log folder does not exist") from None
         except OSError as error:
-            raise InputError(f"{folder}: cannot list ({error.strerror})") from None
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                pending.append((entry.path, f"{prefix}{entry.name}/"))
-            elif LOG_OBJECT_NAME.fullmatch(entry.name) and entry.is_file():
-                found.append(LogObject(name=prefix + entry.name, size=entry.stat().st_size, path=entry.path))
-    found.sort(key=lambda log_object: log_object.name)
-    return found
+            raise InputError(f"{self.describe()}: log folder cannot be read ({error.strerror})") from None
+        if not stat.S_ISDIR(top.st_mode):
+            raise InputError(f"{self.describe()}: not a folder")
+        listing = Listing()
+        visited = {(top.st_dev, top.st_ino)}
+        pending = [(root, b"")]
+        while pending:
+            folder, prefix = pending.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                listing.skipped["unreadable folder"] += 1
+                continue
+            for entry in entries:
+                add_entry(entry, prefix=prefix, listing=listing, pending=pending, visited=visited)
+        listing.objects.sort(key=lambda log_object: log_object.name)
+        return listing
+
+    def open(self, log_object: LogObject) -> BinaryIO:
+        return open(log_object.location, "rb")
+
+    def head(self, log_object: LogObject, size: int) -> bytes:
+        """A bare os.open/os.read: for 100,000 small objects the opens are the cost."""
+        descriptor = os.open(log_object.location, os.O_RDONLY)
+        try:
+            return os.read(descriptor, size)
+        finally:
+            os.close(descriptor)
+
+    def local_path(self, log_object: LogObject) -> str | None:
+        return log_object.location
+
+
+def add_entry(
+    entry: os.DirEntry[bytes],
+    *,
+    prefix: bytes,
+    listing: Listing,
+    pending: list[tuple[bytes, bytes]],
+    visited: set[tuple[int, int]],
+) -> None:
+    if entry.name.startswith(b"."):
+        listing.skipped["hidden"] += 1
+        return
+    try:
+        info = entry.stat()  # follows a symlink
+    except OSError:
+        listing.skipped["broken link"] += 1
+        return
+    if stat.S_ISDIR(info.st_mode):
+        identity = (info.st_dev, info.st_ino)
+        if identity in visited:
+            listing.skipped["folder seen twice (symlink loop)"] += 1
+            return
+        visited.add(identity)
+        pending.append((entry.path, prefix + entry.name + b"/"))
+    elif stat.S_ISREG(info.st_mode):
+        listing.objects.append(
+            LogObject(
+                name=escape_bytes(prefix + entry.name),
+                size=info.st_size,
+                mtime_ns=info.st_mtime_ns,
+                location=os.fsdecode(entry.path),
+            )
+        )
+    else:
+        listing.skipped["not a regular file"] += 1

@@ -5,18 +5,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import pyarrow.compute as pc
 
-from ..cache import Cache, storage_errors
-from ..errors import ConfigError
+from ..cache import Cache
+from ..datasets import check_level, dataset_folder
+from ..errors import storage_errors
 from .aggregate import Aggregates, aggregate
 from .privacy import Privacy
-from .publish import write_archive_summaries, write_archive_totals, write_dataset_summaries, write_totals
+from .publish import Files, archive_summaries, archive_totals, dataset_summaries, publish_files, totals
 
 log = logging.getLogger("s3logextraction")
-MODES = ("generic", "archive")
+
+
+class Mode(StrEnum):
+    """What a summaries or totals command writes: per dataset (generic) or archive-wide."""
+
+    generic = "generic"
+    archive = "archive"
 
 
 @dataclass
@@ -37,21 +45,14 @@ def load(cache: Cache, *, level: int) -> tuple[Aggregates, int]:
     shards = [cache.paths.shard(batch_id=batch, shard_format=kind) for batch, kind in rows if kind == "parquet"]
     pending = sum(1 for _, kind in rows if kind != "parquet")
     if pending:
-        log.warning("%d shards wait for `update ip indexes` and are not counted yet", pending)
+        log.warning("%d shards of an older version wait for `update ip indexes` and are not counted yet", pending)
     return aggregate(shards=shards, db=cache.db, level=level), pending
-
-
-def check_mode(mode: str, level: int) -> None:
-    if mode not in MODES:
-        raise ConfigError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    if level < 1:
-        raise ConfigError("--level must be at least 1")
 
 
 def publish(
     *,
     cache: Path,
-    outputs: Sequence[tuple[str, str]],
+    outputs: Sequence[tuple[str, Mode]],
     level: int = 1,
     pick: Sequence[str] = (),
     skip: Sequence[str] = (),
@@ -59,44 +60,69 @@ def publish(
 ) -> SummaryReport:
     """Aggregates the shards once and writes each (what, mode) of `outputs`, what being
     "summaries" or "totals"; `pick`/`skip` restrict the per-dataset summaries rewritten."""
-    for _, mode in outputs:
-        check_mode(mode, level)
+    check_level(level)
+    with Cache.open_for_writing(cache, command="update summaries") as opened:
+        return publish_into(opened, outputs=outputs, level=level, pick=pick, skip=skip, privacy=privacy)
+
+
+def publish_into(
+    opened: Cache,
+    *,
+    outputs: Sequence[tuple[str, Mode]],
+    level: int,
+    pick: Sequence[str] = (),
+    skip: Sequence[str] = (),
+    privacy: Privacy | None = None,
+) -> SummaryReport:
+    """`publish` in a cache the caller has opened (and locked), as `run` does."""
+    check_level(level)
     rules = privacy or Privacy()
-    with Cache.open_for_writing(cache, command="update summaries") as opened, storage_errors(what=opened.paths.root):
+    with storage_errors(what=opened.paths.root):
         aggregates, pending = load(opened, level=level)
-        root = opened.paths.summaries
         every = chosen_datasets(aggregates, pick=(), skip=())
         picked = chosen_datasets(aggregates, pick=pick, skip=skip)
-        writers = {
-            ("summaries", "generic"): lambda: write_dataset_summaries(
-                aggregates, root=root, datasets=picked, privacy=rules
-            ),
-            ("summaries", "archive"): lambda: write_archive_summaries(aggregates, root=root, privacy=rules),
-            ("totals", "generic"): lambda: write_totals(aggregates, root=root, datasets=every, privacy=rules),
-            ("totals", "archive"): lambda: write_archive_totals(aggregates, root=root, privacy=rules),
-        }
-        written = sum(writers[output]() for output in outputs)
-        return SummaryReport(datasets=len(every), files_written=written, summaries=root, pending_index=pending)
+        files: Files = {}
+        for what, mode in outputs:
+            if (what, mode) == ("summaries", Mode.generic):
+                files |= dataset_summaries(aggregates, datasets=picked, privacy=rules)
+            elif (what, mode) == ("summaries", Mode.archive):
+                files |= archive_summaries(aggregates, privacy=rules)
+            elif mode == Mode.generic:
+                files |= totals(aggregates, datasets=every, privacy=rules)
+            else:
+                files |= archive_totals(aggregates, privacy=rules)
+        live = {dataset_folder(name) for name in every} if ("summaries", Mode.generic) in outputs else None
+        written = publish_files(
+            root=opened.paths.summaries, staging=opened.paths.staging, files=files, live_folders=live
+        )
+        return SummaryReport(
+            datasets=len(every), files_written=written, summaries=opened.paths.summaries, pending_index=pending
+        )
 
 
 def update_summaries(
     *,
     cache: Path,
-    mode: str = "generic",
+    mode: Mode = Mode.generic,
     level: int = 1,
     pick: Sequence[str] = (),
     skip: Sequence[str] = (),
     privacy: Privacy | None = None,
 ) -> SummaryReport:
     """Writes summaries/<dataset>/*.tsv (generic) or summaries/archive/*.tsv (archive)."""
-    return publish(cache=cache, outputs=[("summaries", mode)], level=level, pick=pick, skip=skip, privacy=privacy)
+    return publish(cache=cache, outputs=[("summaries", Mode(mode))], level=level, pick=pick, skip=skip, privacy=privacy)
 
 
 def update_totals(
-    *, cache: Path, mode: str = "generic", level: int = 1, privacy: Privacy | None = None
+    *, cache: Path, mode: Mode = Mode.generic, level: int = 1, privacy: Privacy | None = None
 ) -> SummaryReport:
     """Writes summaries/totals.json (generic) or summaries/archive_totals.json (archive)."""
-    return publish(cache=cache, outputs=[("totals", mode)], level=level, privacy=privacy)
+    return publish(cache=cache, outputs=[("totals", Mode(mode))], level=level, privacy=privacy)
 
 
-EVERYTHING = [("summaries", "generic"), ("totals", "generic"), ("summaries", "archive"), ("totals", "archive")]
+EVERYTHING = [
+    ("summaries", Mode.generic),
+    ("totals", Mode.generic),
+    ("summaries", Mode.archive),
+    ("totals", Mode.archive),
+]

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Privacy:
     threshold: int = 50
     rounding: int = 20
 
+    def __post_init__(self) -> None:
+        for name, value in (("privacy_threshold", self.threshold), ("privacy_rounding", self.rounding)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"invalid setting {name}: must be a positive whole number (got {value!r})")
+
     def protect(self, count: int) -> str | int:
         """`<50` below the threshold, else the nearest multiple of `rounding`, halves rounded up
-        (70 -> 80, not banker's 60); bytes are never passed here (they are published exact)."""
+        (70 -> 80, not banker's 60), and never a value below the threshold (45 with rounding 20
+        publishes 60, not 40); bytes are never passed here (they are published exact)."""
         if count < self.threshold:
             return f"<{self.threshold}"
-        if self.rounding <= 1:
-            return count
-        return (count + self.rounding // 2) // self.rounding * self.rounding
+        rounded = (count + self.rounding // 2) // self.rounding * self.rounding
+        if rounded < self.threshold:
+            rounded = -(-self.threshold // self.rounding) * self.rounding
+        return rounded

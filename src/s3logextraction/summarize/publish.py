@@ -1,14 +1,21 @@
 """Writing the published layout (DANDI access-summaries compatible).
 
-Every file is written only when its content changes (atomic replace), so a nightly git commit of
-summaries/ shows real changes only.  Counts of requests, downloads and requesters go through the
-privacy threshold; bytes are exact.
+The writers build the content of every file; `publish_files` then replaces the published set as
+a whole: changed files are written to staging/ (never beside the published files), fsynced, and
+only when every one is written are they renamed into place, so a full disk leaves the previous
+set intact.  Files whose content would not change are not rewritten, so a nightly git commit of
+summaries/ shows real changes only.  Dataset folders no dataset maps to any more (after a reset
+or a `--level` change) are removed.  Counts of requests, downloads and requesters go through the
+privacy threshold; bytes are exact.  Every text cell is in the escaped form of
+`s3logextraction.text`, so no value adds a row or a column.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,30 +23,25 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..cache import FOLDER_MODE, create_private, fsync_directory, make_private_folder
+from ..datasets import dataset_folder
+from ..text import escape_text, has_control
 from .aggregate import Aggregates, grouped
 from .privacy import Privacy
 from .regions import country_of, is_place
 
 COUNT_COLUMNS = ("bytes_sent", "number_of_requests", "number_of_downloads")
+DATASET_FILES = ("by_day.tsv", "by_asset.tsv", "by_region.tsv", "requester_count.tsv", "dataset_name.txt")
+Files = dict[str, str]  # relative posix path -> content
 
 
-def write_if_changed(path: Path, content: str) -> bool:
-    """Writes `content` atomically unless the file already holds exactly that; True if written."""
-    data = content.encode("utf-8")
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staged = path.with_name(f".{path.name}.tmp")
-    staged.write_bytes(data)
-    os.replace(staged, path)
-    return True
+def cell(value: Any) -> str:
+    text = str(value)
+    return escape_text(text) if has_control(text) else text
 
 
 def tsv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    lines = ["\t".join(header)] + ["\t".join(str(cell) for cell in row) for row in rows]
+    lines = ["\t".join(header)] + ["\t".join(cell(value) for value in row) for row in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -78,8 +80,8 @@ def rows_of(pieces: dict[str, pa.Table], dataset: str, *, like: pa.Table) -> pa.
     return pieces.get(dataset, like.schema.empty_table())
 
 
-def write_dataset_summaries(aggregates: Aggregates, *, root: Path, datasets: Sequence[str], privacy: Privacy) -> int:
-    """by_day, by_asset, by_region and requester_count for each dataset; returns files written."""
+def dataset_summaries(aggregates: Aggregates, *, datasets: Sequence[str], privacy: Privacy) -> Files:
+    """by_day, by_asset, by_region and requester_count for each dataset."""
     regions = grouped(aggregates.by_requester, ["dataset", "region"])
     tables = (
         ("by_day.tsv", "date", aggregates.by_day),
@@ -88,34 +90,29 @@ def write_dataset_summaries(aggregates: Aggregates, *, root: Path, datasets: Seq
     )
     split = {name: (first, table, per_dataset(table)) for name, first, table in tables}
     requesters = per_dataset(aggregates.by_requester)
-    written = 0
+    files: Files = {}
     for dataset in datasets:
-        folder = root / dataset
-        files = {
-            name: tsv(
-                (first, *COUNT_COLUMNS),
-                count_rows(rows_of(pieces, dataset, like=table), first=first, privacy=privacy),
-            )
-            for name, (first, table, pieces) in split.items()
-        }
+        folder = dataset_folder(dataset)
+        for name, (first, table, pieces) in split.items():
+            rows = count_rows(rows_of(pieces, dataset, like=table), first=first, privacy=privacy)
+            files[f"{folder}/{name}"] = tsv((first, *COUNT_COLUMNS), rows)
         count = rows_of(requesters, dataset, like=aggregates.by_requester).num_rows
-        files["requester_count.tsv"] = f"{privacy.protect(count)}\n"
-        written += sum(write_if_changed(folder / name, content) for name, content in files.items())
-    return written
+        files[f"{folder}/requester_count.tsv"] = f"{privacy.protect(count)}\n"
+        if folder != dataset:
+            files[f"{folder}/dataset_name.txt"] = f"{dataset}\n"
+    return files
 
 
-def write_archive_summaries(aggregates: Aggregates, *, root: Path, privacy: Privacy) -> int:
+def archive_summaries(aggregates: Aggregates, *, privacy: Privacy) -> Files:
     """Archive-wide figures from the exact sums, never from rounded per-dataset figures."""
-    folder = root / "archive"
     days = grouped(aggregates.by_day, ["date"])
     regions = grouped(aggregates.by_requester, ["region"])
     requesters = pc.count_distinct(aggregates.by_requester["ip_id"]).as_py()
-    files = {
-        "by_day.tsv": tsv(("date", *COUNT_COLUMNS), count_rows(days, first="date", privacy=privacy)),
-        "by_region.tsv": tsv(("region", *COUNT_COLUMNS), count_rows(regions, first="region", privacy=privacy)),
-        "requester_count.tsv": f"{privacy.protect(requesters)}\n",
+    return {
+        "archive/by_day.tsv": tsv(("date", *COUNT_COLUMNS), count_rows(days, first="date", privacy=privacy)),
+        "archive/by_region.tsv": tsv(("region", *COUNT_COLUMNS), count_rows(regions, first="region", privacy=privacy)),
+        "archive/requester_count.tsv": f"{privacy.protect(requesters)}\n",
     }
-    return sum(write_if_changed(folder / name, content) for name, content in files.items())
 
 
 def totals_of(*, days: pa.Table, requesters: pa.Table, privacy: Privacy) -> dict[str, Any]:
@@ -130,10 +127,10 @@ def totals_of(*, days: pa.Table, requesters: pa.Table, privacy: Privacy) -> dict
     }
 
 
-def write_totals(aggregates: Aggregates, *, root: Path, datasets: Sequence[str], privacy: Privacy) -> int:
+def totals(aggregates: Aggregates, *, datasets: Sequence[str], privacy: Privacy) -> Files:
     days = per_dataset(aggregates.by_day)
     requesters = per_dataset(aggregates.by_requester)
-    totals = {
+    figures = {
         dataset: totals_of(
             days=rows_of(days, dataset, like=aggregates.by_day),
             requesters=rows_of(requesters, dataset, like=aggregates.by_requester),
@@ -141,9 +138,63 @@ def write_totals(aggregates: Aggregates, *, root: Path, datasets: Sequence[str],
         )
         for dataset in sorted(datasets)
     }
-    return int(write_if_changed(root / "totals.json", json.dumps(totals, indent=2, sort_keys=True) + "\n"))
+    return {"totals.json": json.dumps(figures, indent=2, sort_keys=True) + "\n"}
 
 
-def write_archive_totals(aggregates: Aggregates, *, root: Path, privacy: Privacy) -> int:
-    totals = totals_of(days=aggregates.by_day, requesters=aggregates.by_requester, privacy=privacy)
-    return int(write_if_changed(root / "archive_totals.json", json.dumps(totals, indent=2, sort_keys=True) + "\n"))
+def archive_totals(aggregates: Aggregates, *, privacy: Privacy) -> Files:
+    figures = totals_of(days=aggregates.by_day, requesters=aggregates.by_requester, privacy=privacy)
+    return {"archive_totals.json": json.dumps(figures, indent=2, sort_keys=True) + "\n"}
+
+
+def changed(root: Path, files: Files) -> Files:
+    kept: Files = {}
+    for name, content in files.items():
+        try:
+            if (root / name).read_bytes() == content.encode("utf-8"):
+                continue
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        kept[name] = content
+    return kept
+
+
+def publish_files(*, root: Path, staging: Path, files: Files, live_folders: set[str] | None) -> int:
+    """Replaces the changed files of `files` under `root` as a set; with `live_folders`, dataset
+    folders outside it are removed.  Returns the number of files written."""
+    todo = changed(root, files)
+    scratch = staging / "summaries"
+    try:
+        for name, content in todo.items():
+            target = scratch / name
+            make_private_folder(target.parent)
+            descriptor = create_private(target)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(content.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+        make_private_folder(root)
+        for name in todo:
+            (root / name).parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+            os.replace(scratch / name, root / name)
+        for folder in {(root / name).parent for name in todo}:
+            fsync_directory(folder)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if live_folders is not None:
+        remove_stale_folders(root, live=live_folders)
+    return len(todo)
+
+
+def remove_stale_folders(root: Path, *, live: set[str]) -> None:
+    """Dataset folders (those holding a by_day.tsv) that no dataset maps to any more."""
+    for summary in root.rglob("by_day.tsv"):
+        folder = summary.parent
+        relative = folder.relative_to(root).as_posix()
+        if relative == "archive" or relative in live:
+            continue
+        for name in DATASET_FILES:
+            (folder / name).unlink(missing_ok=True)
+        while folder != root:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+            folder = folder.parent

@@ -77,15 +77,6 @@ class GroundTruth:
         }
 
 
-def parse_size(text: str) -> int:
-    """'500M', '1G', '64K' or plain bytes."""
-    units = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-    cleaned = text.strip().upper().removesuffix("B").removesuffix("I")
-    if cleaned and cleaned[-1] in units:
-        return int(float(cleaned[:-1]) * units[cleaned[-1]])
-    return int(cleaned)
-
-
 def zipf_weights(count: int, *, exponent: float) -> list[float]:
     return list(itertools.accumulate(1.0 / (rank**exponent) for rank in range(1, count + 1)))
 

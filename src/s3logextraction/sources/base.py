@@ -1,0 +1,82 @@
+"""What every source of log objects provides: a sorted listing and a way to read each object.
+
+Identity is the object's name relative to the source root, in the escaped-bytes text form of
+`s3logextraction.text` (AWS names are unique), so the same objects reached from another folder,
+or later from S3, are never counted twice.  Gzip is recognised by its magic bytes, never by a
+suffix (AWS log object names have none).
+"""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+GZIP_MAGIC = b"\x1f\x8b"
+CHUNK = 1 << 20
+GZIP_WBITS = 16 + zlib.MAX_WBITS
+
+
+@dataclass(frozen=True)
+class LogObject:
+    """One raw log object: identity `name`, its size and modification time, and `location`
+    (where its source reads it: a file path for a local folder)."""
+
+    name: str
+    size: int
+    mtime_ns: int
+    location: str  # a str, not a Path: building 100,000 Path objects costs more than listing them
+
+
+@dataclass
+class Listing:
+    """The log objects of a source, sorted by name, and what was passed over, by reason."""
+
+    objects: list[LogObject] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+class LogSource(Protocol):
+    """A folder of log objects, local or remote."""
+
+    def describe(self) -> str: ...
+
+    def list(self) -> Listing: ...
+
+    def open(self, log_object: LogObject) -> BinaryIO:
+        """The object's bytes as stored (compressed or not)."""
+        ...
+
+    def head(self, log_object: LogObject, size: int) -> bytes:
+        """The first `size` bytes as stored (the gzip check); raises OSError when unreadable."""
+        ...
+
+    def local_path(self, log_object: LogObject) -> str | None:
+        """A path gawk can read directly, or None when the bytes must be streamed to it."""
+        ...
+
+
+def decompressed(stream: BinaryIO) -> Iterator[bytes]:
+    """The plain bytes of a log object: gunzipped (every member) when it starts with the gzip
+    magic.  A truncated or corrupt gzip object raises EOFError or zlib.error."""
+    first = stream.read(CHUNK)
+    chunks = itertools.chain([first], iter(lambda: stream.read(CHUNK), b""))
+    if not first.startswith(GZIP_MAGIC):
+        yield from chunks
+        return
+    member = zlib.decompressobj(GZIP_WBITS)
+    fed = False
+    for chunk in chunks:
+        while chunk:
+            yield member.decompress(chunk)
+            fed = True
+            if not member.eof:
+                break
+            chunk = member.unused_data
+            member = zlib.decompressobj(GZIP_WBITS)
+            fed = False
+    if fed:
+        raise EOFError("compressed file ended before the end-of-stream marker was reached")

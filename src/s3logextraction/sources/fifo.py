@@ -1,0 +1,99 @@
+"""Named pipes that feed gawk the plain bytes of objects it cannot read by path (gzip objects,
+remote objects), so no decompressed copy of a log, which would hold raw IPs, is ever on disk.
+
+gawk opens its input files one after the other, and one feeder thread writes them in the same
+order: each FIFO's open is the rendezvous.  When gawk ends early (killed, failed), `close` opens
+the read side of every FIFO so a feeder waiting for a reader is released, and the FIFOs are gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import threading
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from .base import LogObject, LogSource, decompressed
+
+UNREADABLE = (OSError, EOFError, zlib.error)
+
+
+def failure_reason(error: BaseException) -> str:
+    """One line for `status`: what was wrong with the object (never its content)."""
+    if isinstance(error, EOFError):
+        return "truncated gzip object"
+    if isinstance(error, zlib.error):
+        return f"corrupt gzip object ({error})"
+    if isinstance(error, OSError):
+        return f"cannot read ({error.strerror or error})"
+    return f"cannot read ({error})"
+
+
+class FifoFeed:
+    """FIFOs in `folder` for `objects`, fed in order by one thread; `failed` maps the name of an
+    object whose bytes could not be read whole to the reason."""
+
+    def __init__(self, *, source: LogSource, objects: Sequence[LogObject], folder: Path, prefix: str) -> None:
+        self.source = source
+        self.objects = list(objects)
+        self.paths = [folder / f"{prefix}.{number}.fifo" for number in range(len(self.objects))]
+        self.failed: dict[str, str] = {}
+        self.finished = threading.Event()
+        self.thread = threading.Thread(target=self.feed, name=f"feed-{prefix}", daemon=True)
+
+    def __enter__(self) -> FifoFeed:
+        for path in self.paths:
+            os.mkfifo(path, 0o600)
+        if self.paths:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def feed(self) -> None:
+        for path, log_object in zip(self.paths, self.objects, strict=True):
+            descriptor = os.open(path, os.O_WRONLY)  # blocks until gawk (or close) opens the read side
+            try:
+                if self.finished.is_set():
+                    return
+                self.copy(log_object, descriptor)
+            except BrokenPipeError:
+                return
+            finally:
+                os.close(descriptor)
+
+    def copy(self, log_object: LogObject, descriptor: int) -> None:
+        try:
+            with self.source.open(log_object) as stream:
+                for chunk in decompressed(stream):
+                    write_all(descriptor, chunk)
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            if error.errno == errno.EPIPE:
+                raise BrokenPipeError from error
+            self.failed[log_object.name] = failure_reason(error)
+        except UNREADABLE as error:
+            self.failed[log_object.name] = failure_reason(error)
+
+    def close(self) -> None:
+        """Releases a feeder still waiting for a reader, then removes the FIFOs."""
+        self.finished.set()
+        while self.thread.is_alive():
+            for path in self.paths:
+                with contextlib.suppress(OSError):
+                    os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+            self.thread.join(0.01)
+        for path in self.paths:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
