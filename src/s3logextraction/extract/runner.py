@@ -215,6 +215,7 @@ def run_batch(
             break
         failed += [(log_object, broken[log_object.name]) for log_object in readable if log_object.name in broken]
         readable = [log_object for log_object in readable if log_object.name not in broken]
+        rows, meta = b"", b""
     lines, rejects, skipped = read_meta(meta, readable)
     return BatchResult(
         batch_id=batch_id,
