@@ -99,6 +99,14 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
     return age(directory / "logs"), json.loads((directory / "ground_truth.json").read_text())
 
 
+@pytest.fixture(scope="session")
+def medium_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """About 24 MB in 120 objects: long enough that a signal lands while batches are in flight."""
+    directory = tmp_path_factory.mktemp("medium_corpus")
+    generate_benchmark(directory, size=24_000_000, seed=5, file_size=200_000, keys=400, ips=500)
+    return age(directory / "logs"), json.loads((directory / "ground_truth.json").read_text())
+
+
 def cli(
     *args: str, env: dict[str, str] | None = None, check: bool = False, **kwargs: Any
 ) -> subprocess.CompletedProcess[str]:

@@ -82,6 +82,15 @@ def expected_per_key(truth: dict[str, Any]) -> dict[str, dict[str, int]]:
     }
 
 
+def assert_no_committed_shard_missing(cache: Path) -> None:
+    """Right after a kill or an abort: every committed batch has its shard (a shard renamed in just
+    before the kill, with no batch naming it, is an orphan the next run deletes)."""
+    db = sqlite3.connect(cache / "state.sqlite")
+    committed = {f"{batch}.{kind}" for batch, kind in db.execute("SELECT batch_id, format FROM batches")}
+    db.close()
+    assert committed <= {path.name for path in (cache / "shards").iterdir()}
+
+
 def assert_consistent(cache: Path) -> None:
     """Staging is empty after a run and shards/ holds exactly the committed batches."""
     db = sqlite3.connect(cache / "state.sqlite")

@@ -6,6 +6,7 @@ The CLI owns everything process-wide: signals, pyarrow's signal handling, loggin
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Annotated
@@ -13,11 +14,13 @@ from typing import Annotated
 import typer
 
 from .. import __version__
+from ..errors import ExitCode
 from .config_cmd import config_app
-from .errors import exit_code_of
+from .errors import ABORTED, exit_code_of, say
 from .extract_cmd import extract_command, reset_app, status_command, stop_command
 from .ip_cmd import ip_app, key_app, update_ip_app
 from .parse_cmd import parse_command
+from .signals import SIGNALS
 from .summarize_cmd import run_command, summaries_command, totals_command
 from .testing_cmd import testing_app
 
@@ -67,4 +70,14 @@ def main(args: Sequence[str] | None = None) -> None:
     # SIGINT/SIGTERM belong to the drain logic (cli/signals.py), not to pyarrow's cancellation.
     pyarrow.enable_signal_handlers(False)
     given = list(sys.argv[1:] if args is None else args)
-    sys.exit(exit_code_of(lambda argv: app(args=list(argv), prog_name="s3logextraction", standalone_mode=False), given))
+    code = int(ExitCode.ABORTED)
+    try:
+        code = exit_code_of(
+            lambda argv: app(args=list(argv), prog_name="s3logextraction", standalone_mode=False), given
+        )
+    except KeyboardInterrupt:  # a second Ctrl+C that landed after the command's own handling
+        say(ABORTED)
+    finally:
+        for number in SIGNALS:  # the command is over: one more Ctrl+C must not turn the exit into a kill
+            signal.signal(number, signal.SIG_IGN)
+    sys.exit(code)

@@ -34,8 +34,8 @@ def commit_batch(cache: Cache, result: BatchResult, *, indexer: Indexer) -> None
                 indexer.store(db, indexed)
                 record_batch(db, result)
                 record_failures(db, result.failed)
-        except BaseException:
-            shard.unlink(missing_ok=True)  # no batch names it (the next run would delete it too)
+        except (sqlite3.Error, OSError):
+            shard.unlink(missing_ok=True)  # the commit failed: no batch names it
             raise
         indexer.remember(indexed)
 

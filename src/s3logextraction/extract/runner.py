@@ -13,6 +13,7 @@ which decides whether to drain or abort.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import tempfile
 import threading
@@ -86,6 +87,11 @@ class ChildProcesses:
     aborted: bool = False
 
     def start(self, command: list[str], *, environment: dict[str, str], keep_fd: int) -> subprocess.Popen[bytes]:
+        """gawk in its own process group, started from a thread that blocks SIGINT and SIGTERM:
+        the child inherits that mask, so a terminal's signal that reaches it between fork and its
+        move to its own group stays pending instead of killing it (aborting kills it on purpose)."""
+        if threading.current_thread() is not threading.main_thread():
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         with self.lock:
             if self.aborted:
                 raise AbortedError("aborted: batches in flight discarded, committed work kept")
