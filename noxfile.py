@@ -37,4 +37,6 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     session.install("-e", ".")
-    session.run("s3logextraction", "run", "examples/logs", "--cache", f"{session.create_tmp()}/cache")
+    session.run(
+        "s3logextraction", "run", "examples/logs", "--cache", f"{session.create_tmp()}/cache", "--settle-seconds", "0"
+    )

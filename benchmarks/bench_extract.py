@@ -1,70 +1,131 @@
-"""End-to-end `extract` throughput against `cat` and `xargs -P2 gawk` over the same files, with
-and without indexing, `update ip indexes` alone, peak memory of the process tree, cache size.
+"""End-to-end `extract` (with indexing) against the polars peer and `xargs -P2` running the same
+gawk program, over the same files in the same run: warm page cache, runs alternating, medians.
 
-    python benchmarks/bench_extract.py --size 1G --seed 2 [--small-files]
+    python benchmarks/bench_extract.py --size 1G --seed 2 [--rounds 3] [--small-files]
+
+The polars peer is `../shared/bench/polars_baseline.py` (or `--baseline PATH`; `pip install polars`);
+without it the peer comparison is left out and said so.  Also reported: extract at one worker
+against the peer restricted to one thread, the in-memory indexing share of extract time, the peak
+RSS of the whole process tree and the cache's size.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
+import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import corpus, corpus_from_arguments, peak_tree_memory, timed
+from common import corpus, peak_tree_memory
 
-from s3logextraction.gawk import gawk_path, parser_path
+from s3logextraction.gawk import gawk_command, gawk_environment
 
 SCRIPT = str(Path(sys.executable).with_name("s3logextraction"))
+PEER = Path(__file__).resolve().parents[2] / "shared" / "bench" / "polars_baseline.py"
+# Runs `extract` from Python in a child process, so the report's indexing time is visible.
+EXTRACT = (
+    "import json, sys, pathlib, s3logextraction; "
+    "r = s3logextraction.extract(pathlib.Path(sys.argv[1]), cache=pathlib.Path(sys.argv[2]), "
+    "workers=int(sys.argv[3]), settle_seconds=0); "
+    "print(json.dumps({'seconds': r.seconds, 'index_seconds': r.index_seconds, 'lines': r.lines_kept}))"
+)
 
 
 def du(path: Path) -> int:
     return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
 
 
+def wall(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="1G")
+    parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/s3logextraction-bench/extract"))
+    parser.add_argument("--baseline", type=Path, default=PEER)
+    parser.add_argument("--small-files", action="store_true")
+    return parser.parse_args()
+
+
 def main() -> None:
-    args, files, truth = corpus_from_arguments(__doc__, size="1G", seed=2, folder="extract", flags=("--small-files",))
+    args = arguments()
+    files, truth = corpus(args.dir, size=args.size, seed=args.seed)
+    logs = args.dir / "logs"
     size = sum(path.stat().st_size for path in files)
+    peer = args.baseline if args.baseline.exists() and importlib.util.find_spec("polars") else None
     names = "\0".join(map(str, files)).encode()
-    env = {**os.environ, "LC_ALL": "C"}
-    cat = timed(lambda: subprocess.run(["xargs", "-0", "cat"], input=names, stdout=subprocess.DEVNULL, check=True))
-    xargs = timed(
-        lambda: subprocess.run(
-            ["xargs", "-0", "-P2", "-n", "50", gawk_path(), "-b", "-f", str(parser_path()), "-v", "meta=/dev/null"],
-            input=names,
-            stdout=subprocess.DEVNULL,
-            env=env,
-            check=True,
-        ),
-        repeat=1,
-    )
-    results = {}
-    with tempfile.TemporaryDirectory(prefix="s3le-bench-") as scratch:
-        for label, extra in (("no-index", ["--no-index"]), ("index", [])):
-            cache = Path(scratch) / label
-            results[label] = peak_tree_memory(
-                [SCRIPT, "extract", str(args.dir / "logs"), "--cache", str(cache), "--workers", "2", *extra]
-            )
-        started = time.perf_counter()
-        subprocess.run([SCRIPT, "update", "ip", "indexes", "--cache", str(Path(scratch) / "no-index")], check=True)
-        index_alone = time.perf_counter() - started
-        shard_bytes = du(Path(scratch) / "index" / "shards")
-        cache_bytes = du(Path(scratch) / "index")
-    print(f"corpus: {len(files)} files, {size / 1e6:.0f} MB, {truth['lines']} lines")
-    print(f"cat: {cat:.2f} s ({size / cat / 1e6:.0f} MB/s); xargs -P2 gawk parser: {xargs:.2f} s")
-    for label, (seconds, peak) in results.items():
-        print(
-            f"extract {label}: {seconds:.2f} s ({size / seconds / 1e6:.0f} MB/s), ratio vs cat {cat / seconds:.3f}x, "
-            f"vs xargs -P2 gawk {xargs / seconds:.3f}x, peak tree RSS {peak / 1e6:.0f} MB"
+    gawk_env = {**os.environ, **gawk_environment(meta=os.devnull)}
+    xargs = ["xargs", "-0", "-P2", "-n", "50", *gawk_command(files=[])]
+    scratch = Path(tempfile.mkdtemp(prefix="s3le-bench-"))
+    runs: dict[str, list[float]] = {}
+    indexing: list[float] = []
+
+    def extract(workers: int) -> float:
+        cache = scratch / f"cache-{workers}"
+        subprocess.run(["rm", "-rf", str(cache)], check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", EXTRACT, str(logs), str(cache), str(workers)], capture_output=True, check=True
         )
-    print(f"extract with index / without: {results['no-index'][0] / results['index'][0]:.3f}x throughput")
-    print(f"update ip indexes alone: {index_alone:.2f} s = {index_alone / results['no-index'][0]:.3f}x extraction time")
-    print(f"parquet shards: {shard_bytes / size:.4f} of raw log bytes; whole cache {cache_bytes / size:.4f}")
+        report = json.loads(done.stdout)
+        if workers == 2:
+            indexing.append(report["index_seconds"] / report["seconds"])
+        return float(report["seconds"])
+
+    def polars(threads: int | None) -> float:
+        env = {**os.environ, **({"POLARS_MAX_THREADS": str(threads)} if threads else {})}
+        command = [sys.executable, str(peer), str(logs), str(scratch / "peer.tsv")]
+        return wall(lambda: subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL))
+
+    contenders: dict[str, Callable[[], float]] = {
+        "extract --workers 2": lambda: extract(2),
+        "xargs -P2 gawk": lambda: wall(
+            lambda: subprocess.run(xargs, input=names, stdout=subprocess.DEVNULL, env=gawk_env, check=True)
+        ),
+        "extract --workers 1": lambda: extract(1),
+    }
+    if peer:
+        contenders["polars (all cores)"] = lambda: polars(None)
+        contenders["polars (1 thread)"] = lambda: polars(1)
+    subprocess.run(["cat", *map(str, files)], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
+    for _ in range(args.rounds):
+        for label, action in contenders.items():
+            runs.setdefault(label, []).append(action())
+    median = {label: statistics.median(values) for label, values in runs.items()}
+    _, peak = peak_tree_memory(
+        [SCRIPT, "extract", str(logs), "--cache", str(scratch / "rss"), "--workers", "2", "--settle-seconds", "0"]
+    )
+    cache_bytes = du(scratch / "rss")
+    subprocess.run(["rm", "-rf", str(scratch)], check=True)
+
+    print(f"corpus: {len(files)} files, {size / 1e6:.0f} MB, {truth['lines']} lines; medians of {args.rounds} rounds")
+    for label, seconds in median.items():
+        print(f"  {label}: {seconds:.2f} s ({size / seconds / 1e6:.0f} MB/s)")
+    if peer:
+        ratio = median["polars (all cores)"] / median["extract --workers 2"]
+        print(f"extract (2 workers) / polars (all cores): {ratio:.2f}x (target >= 1.0x)")
+        single = median["polars (1 thread)"] / median["extract --workers 1"]
+        print(f"extract (1 worker) / polars (1 thread): {single:.2f}x")
+    else:
+        print(f"polars peer left out: {args.baseline} missing or polars not installed (pip install polars)")
+    print(f"extract / xargs -P2 gawk: {median['xargs -P2 gawk'] / median['extract --workers 2']:.2f}x (target >= 0.8x)")
+    print(f"indexing share of extract time: {statistics.median(indexing):.1%} (target <= 15%)")
+    print(f"peak RSS of the process tree: {peak / 1e6:.0f} MB (target < 500 MB)")
+    print(f"cache: {cache_bytes / size:.4f} of raw log bytes")
     if args.small_files:
         small_files()
 
@@ -101,7 +162,7 @@ def small_files() -> None:
     timings = {}
     for label, folder in (("small", small), ("large", large / "logs")):
         with tempfile.TemporaryDirectory(prefix="s3le-bench-") as scratch:
-            command = [SCRIPT, "extract", str(folder), "--cache", scratch, "--workers", "2", "--no-index"]
+            command = [SCRIPT, "extract", str(folder), "--cache", scratch, "--workers", "2", "--settle-seconds", "0"]
             timings[label] = peak_tree_memory(command)[0]
     print(
         f"{count} small objects: {timings['small']:.2f} s; {len(files)} large objects with the same lines: "

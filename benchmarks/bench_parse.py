@@ -19,9 +19,9 @@ from s3logextraction.gawk import gawk_command, gawk_environment, gawk_path
 def main() -> None:
     _, files, truth = corpus_from_arguments(__doc__, size="500M", seed=1, folder="parse")
     size = sum(path.stat().st_size for path in files)
-    env = {**os.environ, **gawk_environment()}
+    env = {**os.environ, **gawk_environment(meta=os.devnull)}
     baseline = timed(lambda: run_quiet([gawk_path(), "{n++} END{print n}", *map(str, files)], env=env))
-    command = gawk_command(files=[(path.name, path) for path in files], meta=Path(os.devnull))
+    command = gawk_command(files=files)
     parse = timed(lambda: run_quiet(command, env=env))
     print(f"corpus: {len(files)} files, {size / 1e6:.0f} MB, {truth['lines']} lines")
     print(f"baseline gawk '{{n++}}': {baseline:.2f} s ({size / baseline / 1e6:.0f} MB/s)")

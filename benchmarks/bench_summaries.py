@@ -46,7 +46,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="s3le-bench-") as scratch:
         cache = Path(scratch) / "cache"
         extraction, _ = peak_tree_memory(
-            [SCRIPT, "extract", str(args.dir / "logs"), "--cache", str(cache), "--workers", "2"]
+            [
+                SCRIPT,
+                "extract",
+                str(args.dir / "logs"),
+                "--cache",
+                str(cache),
+                "--workers",
+                "2",
+                "--settle-seconds",
+                "0",
+            ]
         )
         print(f"corpus: {len(files)} files, {kept} kept rows; extraction {extraction:.2f} s")
         base = None

@@ -130,8 +130,10 @@ def read_file_settings() -> dict[str, Any]:
         loaded = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
     except UnicodeDecodeError:
         raise ConfigError(f"cannot read {path}: it is not UTF-8 text") from None
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"cannot read {path}: {str(error).splitlines()[0]}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"cannot read {path}: invalid YAML: {str(error).splitlines()[0]}") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror or error}") from None
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path} must hold a mapping of settings (name: value), not a {type(loaded).__name__}")
     known = set(Settings.model_fields)

@@ -29,7 +29,6 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 69
     SOFTWARE = 70
     CANT_CREATE = 73
-    IO = 74
     LOCKED = 75
     PERMISSION = 77
     CONFIG = 78

@@ -55,6 +55,7 @@ class ExtractReport:
     lines_skipped: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    index_seconds: float = 0.0
     stopped: bool = False
 
     def add(self, result: BatchResult) -> None:
@@ -288,7 +289,7 @@ def run_batches(
                 done, in_flight = wait(in_flight, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
                     result = future.result()
-                    commit_batch(cache, result, indexer=indexer)
+                    report.index_seconds += commit_batch(cache, result, indexer=indexer)
                     report.add(result)
                     bar.update(result.log_bytes + sum(log_object.size for log_object, _ in result.failed))
                     bar.set_postfix(kept=report.lines_kept, rejected=sum(report.rejected.values()), refresh=False)

@@ -10,6 +10,7 @@ file written holds ids, never a raw IP.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,13 +21,16 @@ from ..sources import LogObject
 from .runner import BatchResult
 
 
-def commit_batch(cache: Cache, result: BatchResult, *, indexer: Indexer) -> None:
+def commit_batch(cache: Cache, result: BatchResult, *, indexer: Indexer) -> float:
+    """Commits one batch; returns the seconds spent indexing (the benchmark's indexing cost)."""
     with storage_errors(what=cache.paths.root):
         if not result.objects:
             with transaction(cache.db) as db:
                 record_failures(db, result.failed)
-            return
+            return 0.0
+        started = time.perf_counter()
         indexed = indexer.index(result.rows)
+        indexing = time.perf_counter() - started
         shard = cache.paths.shard(batch_id=result.batch_id, shard_format="parquet")
         indexer.write_shard(indexed, target=shard)
         try:
@@ -38,6 +42,7 @@ def commit_batch(cache: Cache, result: BatchResult, *, indexer: Indexer) -> None
             shard.unlink(missing_ok=True)  # the commit failed: no batch names it
             raise
         indexer.remember(indexed)
+        return indexing
 
 
 def record_batch(db: sqlite3.Connection, result: BatchResult) -> None:

@@ -12,7 +12,6 @@ privacy threshold; bytes are exact.  Every text cell is in the escaped form of
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -186,15 +185,15 @@ def publish_files(*, root: Path, staging: Path, files: Files, live_folders: set[
 
 
 def remove_stale_folders(root: Path, *, live: set[str]) -> None:
-    """Dataset folders (those holding a by_day.tsv) that no dataset maps to any more."""
-    for summary in root.rglob("by_day.tsv"):
+    """Dataset folders (those holding a by_day.tsv) that no dataset maps to any more; the list is
+    taken before any folder goes, so the walk never steps into a folder it removed."""
+    for summary in sorted(root.rglob("by_day.tsv")):
         folder = summary.parent
         relative = folder.relative_to(root).as_posix()
         if relative == "archive" or relative in live:
             continue
         for name in DATASET_FILES:
             (folder / name).unlink(missing_ok=True)
-        while folder != root:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        while folder != root and not any(folder.iterdir()):
+            folder.rmdir()
             folder = folder.parent
