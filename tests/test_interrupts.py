@@ -93,7 +93,7 @@ def test_one_ctrl_c_to_the_process_group_drains(
     assert code == 0, stderr
     assert "gawk failed" not in stderr and "stopped on request" in stderr
     if command == "run":
-        assert "run stopped on request before summaries" in stderr
+        assert "run stopped on request before ip regions" in stderr
         assert not (cache / "summaries").exists()
     assert 0 < committed(cache) < truth["log_objects"]
     assert_consistent(cache)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import s3logextraction
-from s3logextraction.cache import Cache, CachePaths, running_holder
+from s3logextraction.cache import SCHEMA_VERSION, Cache, CachePaths, running_holder
 from s3logextraction.errors import ExitCode, PartialError
 from s3logextraction.extract.runner import ChildProcesses
 from s3logextraction.ips.admin import MAX_IP_ID
@@ -154,7 +154,7 @@ def test_stop_issued_while_run_starts_is_honoured(medium_corpus: tuple[Path, dic
     _, stderr = running.communicate(timeout=120)
     assert stopped.returncode == 0, stopped.stderr
     assert running.returncode == 0, stderr
-    assert "stopped" in stderr and "summaries" in stderr
+    assert "run stopped on request before ip regions" in stderr
     assert not (cache / "summaries").exists(), "run stopped before its summaries stage"
     assert s3logextraction.status(cache=cache)["log_objects"] < truth["log_objects"]
     assert cli("run", str(logs), "--cache", str(cache)).returncode == 0
@@ -262,7 +262,7 @@ def test_a_version_1_cache_is_migrated_and_its_tsv_shard_indexed(tmp_path: Path)
     result = cli("update", "ip", "indexes", "--cache", str(cache))
     assert result.returncode == 0, result.stderr
     db = sqlite3.connect(cache / "state.sqlite")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("SELECT name, size FROM log_objects ORDER BY name").fetchall() == [
         ("2024-05-01-10-00-00-A", 600),
         ("2024-05-02-10-00-00-B", 300),
@@ -479,6 +479,6 @@ def test_library_stops_on_request_without_signals(small_corpus: tuple[Path, dict
     stop = threading.Event()
     stop.set()
     report = s3logextraction.run(logs, cache=cache, stop=stop, workers=2)
-    assert report.stopped_before == "summaries"
+    assert report.stopped_before == "ip regions"
     s3logextraction.extract(logs, cache=cache, workers=2)
     assert per_key(shard_rows(cache)) == expected_per_key(truth)

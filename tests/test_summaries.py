@@ -113,7 +113,7 @@ def test_every_number_of_every_dataset_file(crafted: Path) -> None:
         "sub-1/a.nwb\t14940\t160\t140\nsub-2/b+c.nwb\t7590\t140\t80\n"
     )
     assert read(crafted / "ds1" / "by_region.tsv") == (
-        "region\tbytes_sent\tnumber_of_requests\tnumber_of_downloads\nunknown\t22530\t300\t220\n"
+        "region\tbytes_sent\tnumber_of_requests\tnumber_of_downloads\nbogon\t22530\t300\t220\n"
     )
     assert read(crafted / "ds1" / "requester_count.tsv") == "60\n"
     assert read(crafted / "ds2" / "by_day.tsv") == f"{HEADER}\n2019-02-01\t50\t<50\t<50\n"
@@ -137,7 +137,7 @@ def test_archive_comes_from_rows_not_from_rounded_datasets(crafted: Path) -> Non
         f"{HEADER}\n2019-02-01\t4950\t60\t60\n2019-02-02\t3140\t60\t<50\n2019-02-03\t7900\t80\t80\n"
         "2019-02-04\t490\t80\t<50\n2019-02-05\t7100\t80\t80\n"
     )
-    assert read(crafted / "archive" / "by_region.tsv").splitlines()[1] == "unknown\t23580\t320\t240"
+    assert read(crafted / "archive" / "by_region.tsv").splitlines()[1] == "bogon\t23580\t320\t240"
     # 66 + 2 + 1 = 69 distinct requesters -> 60; counting the shared IP twice would give 70 -> 80.
     assert read(crafted / "archive" / "requester_count.tsv") == "60\n"
     assert json.loads(read(crafted / "archive_totals.json")) == {
@@ -154,7 +154,7 @@ def test_regions_arrive_without_a_change_of_shape(crafted: Path) -> None:
     with db:
         for ip_id in ids:
             region = places.get(show_ip(cache=cache, ip_id=ip_id, password=None), "unknown")
-            db.execute("INSERT INTO ip_regions VALUES (?, ?)", (ip_id, region))
+            db.execute("INSERT OR REPLACE INTO ip_regions (ip_id, region) VALUES (?, ?)", (ip_id, region))
     db.close()
     update_summaries(cache=cache, pick=["ds2"])
     update_totals(cache=cache)

@@ -13,6 +13,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 from .extract import ExtractReport, extract, reset_extraction, stop
+from .geolocate import Geolocation, update_ip_coordinates, update_ip_database, update_ip_regions
 from .ips.admin import rotate_key, show_ip
 from .ips.index import update_ip_indexes
 from .parse import parse
@@ -22,6 +23,7 @@ from .summarize import Mode, SummaryReport, update_summaries, update_totals
 
 __all__ = [
     "ExtractReport",
+    "Geolocation",
     "Mode",
     "RunReport",
     "SummaryReport",
@@ -34,7 +36,10 @@ __all__ = [
     "show_ip",
     "status",
     "stop",
+    "update_ip_coordinates",
+    "update_ip_database",
     "update_ip_indexes",
+    "update_ip_regions",
     "update_summaries",
     "update_totals",
 ]

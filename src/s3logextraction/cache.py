@@ -27,7 +27,7 @@ from typing import Any
 
 from .errors import InputError, LockedError, S3LogExtractionError, disk_error, storage_errors
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TABLES = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE batches (
@@ -118,6 +118,22 @@ INSERT OR IGNORE INTO log_objects (name, size, mtime_ns, batch_id, lines)
 DROP TABLE log_objects_v1;
 """
 
+# Version 3: each region label keeps its source (provider and data version) and date; regions
+# have coordinates.
+VERSION_3 = """
+ALTER TABLE ip_regions ADD COLUMN source TEXT NOT NULL DEFAULT 'unknown';
+ALTER TABLE ip_regions ADD COLUMN classified_at TEXT NOT NULL DEFAULT '1970-01-01T00:00:00Z';
+CREATE INDEX ip_regions_age ON ip_regions(classified_at);
+CREATE TABLE region_coordinates (
+    region TEXT PRIMARY KEY,
+    latitude REAL NOT NULL,
+    longitude REAL NOT NULL,
+    source TEXT NOT NULL
+);
+"""
+# How each version gets to the next: the script and the version it leaves (a new DB: all tables).
+MIGRATIONS = {0: (TABLES + VERSION_2, 2), 1: (MIGRATE_1_TO_2, 2), 2: (VERSION_3, 3)}
+
 SHARD_SUFFIXES = {"tsv": ".tsv", "parquet": ".parquet"}
 FILE_MODE = 0o600
 FOLDER_MODE = 0o700
@@ -176,6 +192,11 @@ class CachePaths:
         return self.root / "report"
 
     @property
+    def ip_database(self) -> Path:
+        """The MaxMind-format file `update ip database` keeps (DB-IP City Lite)."""
+        return self.root / "geo" / "dbip-city-lite.mmdb"
+
+    @property
     def lock(self) -> Path:
         return self.root / "lock"
 
@@ -213,12 +234,13 @@ def migrate(connection: sqlite3.Connection, *, path: Path) -> None:
     check_version(version, path=path)
     if version == SCHEMA_VERSION:
         return
-    steps = {0: TABLES + VERSION_2, 1: MIGRATE_1_TO_2}
     with transaction(connection):
         if schema_version(connection) != version:
             return  # another writer migrated it first
-        for statement in split_statements(steps[version]):
-            connection.execute(statement)
+        while version < SCHEMA_VERSION:
+            script, version = MIGRATIONS[version]
+            for statement in split_statements(script):
+                connection.execute(statement)
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

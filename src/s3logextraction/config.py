@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from .errors import ConfigError, S3LogExtractionError
+from .ips.providers import ProviderName
 from .operations import DEFAULT_OPERATIONS, check_operations
 from .sizes import parse_size
 
@@ -67,6 +68,12 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("OPENCAGE_API_KEY", "S3LOGEXTRACTION_OPENCAGE_API_KEY", "opencage_api_key"),
     )
+
+    ip_provider: ProviderName | None = None
+    mmdb: Path | None = None
+    vpn_ranges: Path | None = None
+    ipinfo_url: str | None = None
+    opencage_url: str | None = None
 
     @field_validator("workers")
     @classmethod

@@ -8,19 +8,24 @@ stage.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .cache import Cache
 from .datasets import check_level
-from .errors import S3LogExtractionError
+from .errors import PartialError, S3LogExtractionError
 from .extract import ExtractReport, StopRequest, as_source, extract_into
+from .geolocate import Geolocation, coordinates_into, regions_into
+from .ips.coordinates import CoordinatesReport
+from .ips.regions import RegionsReport
 from .sources import LogSource
 from .summarize import EVERYTHING, SummaryReport, publish_into
 from .summarize.privacy import Privacy
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -28,6 +33,9 @@ class RunReport:
     extract: ExtractReport
     summaries: SummaryReport | None
     stopped_before: str | None = None
+    regions: RegionsReport | None = None
+    coordinates: CoordinatesReport | None = None
+    partial: list[str] = field(default_factory=list)
 
 
 def run(
@@ -37,6 +45,7 @@ def run(
     privacy: Privacy | None = None,
     level: int = 1,
     stop: threading.Event | None = None,
+    geolocation: Geolocation | None = None,
     **extract_options: Any,
 ) -> RunReport:
     """extract (with indexing), then summaries, totals, archive summaries and archive totals from
@@ -53,12 +62,43 @@ def run(
         request = StopRequest(opened.paths, event=stop)
         with stage("extract"):
             extracted = extract_into(opened, source=logs, listing=listing, stop=request, **extract_options)
-        if request.requested():
-            request.acknowledge()
-            return RunReport(extract=extracted, summaries=None, stopped_before="summaries")
+        report = RunReport(extract=extracted, summaries=None)
+        places = geolocation or Geolocation()
+        password = extract_options.get("password")
+        if stopped(request, report, before="ip regions"):
+            return report
+        report.regions = kept_when_partial(
+            "ip regions", lambda: regions_into(opened, geolocation=places, password=password), report=report
+        )
+        if stopped(request, report, before="ip coordinates"):
+            return report
+        report.coordinates = kept_when_partial(
+            "ip coordinates", lambda: coordinates_into(opened, geolocation=places), report=report
+        )
+        if stopped(request, report, before="summaries"):
+            return report
         with stage("summaries"):
-            published = publish_into(opened, outputs=EVERYTHING, level=level, privacy=rules)
-        return RunReport(extract=extracted, summaries=published)
+            report.summaries = publish_into(opened, outputs=EVERYTHING, level=level, privacy=rules)
+        return report
+
+
+def stopped(request: StopRequest, report: RunReport, *, before: str) -> bool:
+    """A stop request ends the run before the stage `before` (the request is then done)."""
+    if not request.requested():
+        return False
+    request.acknowledge()
+    report.stopped_before = before
+    return True
+
+
+def kept_when_partial(name: str, action: Callable[[], T], *, report: RunReport) -> T | None:
+    """Runs a geolocation stage; a service that stopped is noted and the night goes on."""
+    with stage(name):
+        try:
+            return action()
+        except PartialError as error:
+            report.partial.append(f"{name}: {error}")
+            return None
 
 
 @contextmanager

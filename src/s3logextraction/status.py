@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from .cache import CachePaths, reader, running_holder
+from .ips.regions import LABEL_CLASSES, label_class
+
+NO_PLACE = {"GitHub", "VPN", "bogon", "unknown"}
 
 
 def grouped(db: sqlite3.Connection, query: str) -> dict[str, int]:
@@ -58,5 +61,33 @@ def status(*, cache: Path) -> dict[str, Any]:
             "operations": settings.get("operations"),
             "mode": settings.get("mode"),
             "pending_index": db.execute("SELECT count(*) FROM batches WHERE format = 'tsv'").fetchone()[0],
+            "ips": ip_figures(db),
+            "regions": region_figures(db),
             "running": running_holder(paths),
         }
+
+
+def ip_figures(db: sqlite3.Connection) -> dict[str, Any]:
+    """IPs indexed and classified, per label class, and the data each label came from."""
+    by_class = dict.fromkeys(LABEL_CLASSES, 0)
+    for label, count in db.execute("SELECT region, count(*) FROM ip_regions GROUP BY region"):
+        by_class[label_class(label)] += count
+    return {
+        "indexed": db.execute("SELECT count(*) FROM ips").fetchone()[0],
+        "classified": sum(by_class.values()),
+        "by_class": by_class,
+        "sources": grouped(db, "SELECT source, count(*) FROM ip_regions GROUP BY source ORDER BY source"),
+    }
+
+
+def region_figures(db: sqlite3.Connection) -> dict[str, Any]:
+    """Region labels in use, with and without coordinates (the map shows only the first)."""
+    labels = [label for (label,) in db.execute("SELECT DISTINCT region FROM ip_regions ORDER BY region")]
+    placed = {label for (label,) in db.execute("SELECT region FROM region_coordinates")}
+    return {
+        "labels": len(labels),
+        "with_coordinates": sum(label in placed for label in labels),
+        "without_coordinates": [
+            label for label in labels if label not in placed and label_class(label) not in NO_PLACE
+        ],
+    }

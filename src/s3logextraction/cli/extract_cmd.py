@@ -148,6 +148,11 @@ def status_command(cache: CacheOption = None, as_json: JsonOption = False) -> No
             for entry in figures["changed_objects"]
         ),
         f"pending index:   {figures['pending_index']} shards",
+        f"IPs:             {figures['ips']['indexed']} indexed, {figures['ips']['classified']} classified "
+        f"({by_reason({name: n for name, n in figures['ips']['by_class'].items() if n})})",
+        *(f"  {source}: {count}" for source, count in figures["ips"]["sources"].items()),
+        f"regions:         {figures['regions']['labels']} labels, {figures['regions']['with_coordinates']} with "
+        f"coordinates; without: {', '.join(figures['regions']['without_coordinates']) or '-'}",
         "running:         "
         + (f"pid {running['pid']} ({running['command']}) since {running['since']}" if running else "no"),
     ]

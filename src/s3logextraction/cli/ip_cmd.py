@@ -1,18 +1,24 @@
-"""`update ip indexes`, `ip show` and `config key rotate`."""
+"""`update ip indexes|regions|coordinates|database`, `ip show` and `config key rotate`."""
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import SecretStr
 
-from ..config import load_settings
+from ..cache import CachePaths
+from ..config import Settings, load_settings
 from ..errors import UsageError
+from ..geolocate import Geolocation, update_ip_coordinates, update_ip_database, update_ip_regions
 from ..ips.admin import MAX_IP_ID, rotate_key, show_ip
 from ..ips.index import update_ip_indexes
-from .options import CacheOption
+from ..ips.providers import ProviderName
+from ..summarize.publish import DBIP_ATTRIBUTION
+from .options import CacheOption, LimitOption
 from .signals import drain_on_first_signal
 
 update_ip_app = typer.Typer(help="IP stages.", no_args_is_help=True)
@@ -22,8 +28,93 @@ NEW_PASSWORD = "S3_LOG_EXTRACTION_NEW_PASSWORD"
 
 
 def current_password() -> str | None:
-    password = load_settings().password
-    return password.get_secret_value() if password else None
+    return secret(load_settings().password)
+
+
+def secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value else None
+
+
+def geolocation_of(settings: Settings) -> Geolocation:
+    """The geolocation choices from settings (also used by `run`): the provider set, else ipinfo
+    when its key is set, mmdb when a file is set or downloaded, else the embedded data."""
+    database = settings.mmdb or CachePaths.of(settings.cache).ip_database
+    provider = settings.ip_provider
+    if provider is None:
+        provider = (
+            ProviderName.ipinfo
+            if settings.ipinfo_api_key
+            else ProviderName.mmdb
+            if settings.mmdb is not None or database.is_file()
+            else ProviderName.embedded
+        )
+    return Geolocation(
+        provider=provider,
+        mmdb=database,
+        vpn_ranges=settings.vpn_ranges,
+        ipinfo_token=secret(settings.ipinfo_api_key),
+        ipinfo_url=settings.ipinfo_url,
+        opencage_key=secret(settings.opencage_api_key),
+        opencage_url=settings.opencage_url,
+    )
+
+
+@update_ip_app.command("regions")
+def regions(
+    cache: CacheOption = None,
+    provider: Annotated[
+        ProviderName | None,
+        typer.Option(
+            "--provider",
+            help="embedded (offline, default), mmdb (a MaxMind-format file) or ipinfo.",
+            show_default=False,
+        ),
+    ] = None,
+    mmdb: Annotated[
+        Path | None, typer.Option("--mmdb", help="The MaxMind-format file for --provider mmdb.", show_default=False)
+    ] = None,
+    vpn_ranges: Annotated[
+        Path | None, typer.Option("--vpn-ranges", help="A file of CIDR ranges labelled VPN.", show_default=False)
+    ] = None,
+    limit: LimitOption = None,
+    refresh_days: Annotated[
+        int | None,
+        typer.Option("--refresh-days", min=1, help="Re-check the oldest 1/N of labelled IPs.", show_default=False),
+    ] = None,
+) -> None:
+    """Label every indexed IP without a region: bogon, GitHub, cloud, VPN, then the provider."""
+    settings = load_settings(cache=cache, ip_provider=provider, mmdb=mmdb, vpn_ranges=vpn_ranges)
+    with drain_on_first_signal():
+        report = update_ip_regions(
+            cache=settings.cache,
+            geolocation=geolocation_of(settings),
+            password=secret(settings.password),
+            limit=limit,
+            refresh_days=refresh_days,
+        )
+    typer.echo(report.summary(), err=True)
+
+
+@update_ip_app.command("coordinates")
+def coordinates(cache: CacheOption = None) -> None:
+    """Give every region label in use a latitude and longitude (embedded tables, then OpenCage)."""
+    settings = load_settings(cache=cache)
+    with drain_on_first_signal():
+        report = update_ip_coordinates(cache=settings.cache, geolocation=geolocation_of(settings))
+    typer.echo(report.summary(), err=True)
+
+
+@update_ip_app.command("database")
+def database(
+    cache: CacheOption = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Download from here instead of db-ip.com.", show_default=False)
+    ] = None,
+) -> None:
+    """Download the current DB-IP City Lite file into the cache (then `--provider mmdb` uses it)."""
+    with drain_on_first_signal():
+        target = update_ip_database(cache=load_settings(cache=cache).cache, url=url)
+    typer.echo(f"IP database at {target}. {DBIP_ATTRIBUTION}", err=True)
 
 
 @update_ip_app.command("indexes")

@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 
 from ..config import Settings, load_settings
+from ..errors import PartialError
 from ..pipeline import run
 from ..summarize import Mode, update_summaries, update_totals
 from ..summarize.privacy import Privacy
 from .extract_cmd import check_complete, extraction_options, extraction_settings
+from .ip_cmd import geolocation_of
 from .options import (
     BatchSizeOption,
     CacheOption,
@@ -104,9 +106,13 @@ def run_command(
             privacy=rules,
             level=level,
             stop=stop_event,
+            geolocation=geolocation_of(settings),
             **extraction_options(settings, limit=limit, retry_failed=retry_failed),
         )
     typer.echo(report.extract.summary(), err=True)
+    for done in (report.regions, report.coordinates):
+        if done is not None:
+            typer.echo(done.summary(), err=True)
     if report.summaries is None:
         typer.echo(f"run stopped on request before {report.stopped_before}; run again to finish", err=True)
         return
@@ -115,3 +121,5 @@ def run_command(
     )
     typer.echo(f"summaries are in {report.summaries.summaries}")
     check_complete(report.extract)
+    if report.partial:
+        raise PartialError("; ".join(report.partial))

@@ -15,7 +15,16 @@ from ..datasets import check_level, dataset_folder
 from ..errors import storage_errors
 from .aggregate import Aggregates, aggregate
 from .privacy import Privacy
-from .publish import Files, archive_summaries, archive_totals, dataset_summaries, publish_files, totals
+from .publish import (
+    Files,
+    archive_summaries,
+    archive_totals,
+    attribution_file,
+    coordinates_file,
+    dataset_summaries,
+    publish_files,
+    totals,
+)
 
 log = logging.getLogger("s3logextraction")
 
@@ -91,12 +100,24 @@ def publish_into(
                 files |= totals(aggregates, datasets=every, privacy=rules)
             else:
                 files |= archive_totals(aggregates, privacy=rules)
+        files |= coordinates_file(opened.db) | attribution_file(opened.db)
         live = {dataset_folder(name) for name in every} if ("summaries", Mode.generic) in outputs else None
         written = publish_files(
             root=opened.paths.summaries, staging=opened.paths.staging, files=files, live_folders=live
         )
         return SummaryReport(
             datasets=len(every), files_written=written, summaries=opened.paths.summaries, pending_index=pending
+        )
+
+
+def publish_coordinates(opened: Cache) -> int:
+    """Rewrites region_codes_to_coordinates.yaml alone (after `update ip coordinates`)."""
+    with storage_errors(what=opened.paths.root):
+        return publish_files(
+            root=opened.paths.summaries,
+            staging=opened.paths.staging,
+            files=coordinates_file(opened.db),
+            live_folders=None,
         )
 
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import yaml
 
 from ..cache import FOLDER_MODE, create_private, fsync_directory, make_private_folder
 from ..datasets import dataset_folder
@@ -30,6 +32,9 @@ from .privacy import Privacy
 from .regions import country_of, is_place
 
 COUNT_COLUMNS = ("bytes_sent", "number_of_requests", "number_of_downloads")
+COORDINATES_FILE = "region_codes_to_coordinates.yaml"
+ATTRIBUTION_FILE = "ATTRIBUTION.txt"
+DBIP_ATTRIBUTION = "IP geolocation by DB-IP (https://db-ip.com), licensed under CC BY 4.0."
 DATASET_FILES = ("by_day.tsv", "by_asset.tsv", "by_region.tsv", "requester_count.tsv", "dataset_name.txt")
 Files = dict[str, str]  # relative posix path -> content
 
@@ -143,6 +148,26 @@ def totals(aggregates: Aggregates, *, datasets: Sequence[str], privacy: Privacy)
 def archive_totals(aggregates: Aggregates, *, privacy: Privacy) -> Files:
     figures = totals_of(days=aggregates.by_day, requesters=aggregates.by_requester, privacy=privacy)
     return {"archive_totals.json": json.dumps(figures, indent=2, sort_keys=True) + "\n"}
+
+
+def coordinates_file(db: sqlite3.Connection) -> Files:
+    """region_codes_to_coordinates.yaml for the labels in use that have coordinates (none: no file)."""
+    rows = db.execute(
+        "SELECT region, latitude, longitude FROM region_coordinates "
+        "WHERE region IN (SELECT DISTINCT region FROM ip_regions) ORDER BY region"
+    ).fetchall()
+    if not rows:
+        return {}
+    places = {
+        region: {"latitude": float(latitude), "longitude": float(longitude)} for region, latitude, longitude in rows
+    }
+    return {COORDINATES_FILE: yaml.safe_dump(places, sort_keys=True, allow_unicode=True)}
+
+
+def attribution_file(db: sqlite3.Connection) -> Files:
+    """The attribution the DB-IP licence asks for, beside the summaries, when its data labelled any IP."""
+    used = db.execute("SELECT 1 FROM ip_regions WHERE source LIKE 'mmdb DBIP%' LIMIT 1").fetchone()
+    return {ATTRIBUTION_FILE: DBIP_ATTRIBUTION + "\n"} if used else {}
 
 
 def changed(root: Path, files: Files) -> Files:
