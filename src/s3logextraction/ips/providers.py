@@ -56,8 +56,11 @@ class EmbeddedProvider:
     name = "embedded"
     batch_size = 5000
 
+    def __init__(self) -> None:
+        self.version = version("iptocc")
+
     def source(self) -> str:
-        return f"iptocc {version('iptocc')}"
+        return f"iptocc {self.version}"
 
     def lookup(self, addresses: Sequence[str]) -> list[str | None]:
         import iptocc

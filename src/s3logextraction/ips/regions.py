@@ -83,18 +83,20 @@ def labels_for(
     reason (the addresses it was asked about stay unclassified for the next run)."""
     found: dict[int, tuple[str, str]] = {}
     ask: list[tuple[int, str]] = []
+    ranges = "ranges " + classifier.versions
     for position, address in enumerate(addresses):
         label, canonical = classifier.classify(address)
         if label is None:
             ask.append((position, canonical))
         else:
-            found[position] = (label, "bogon" if label == "bogon" else "ranges " + classifier.versions)
+            found[position] = (label, "bogon" if label == "bogon" else ranges)
     try:
         answers = provider.lookup([canonical for _, canonical in ask]) if ask else []
     except ProviderStopped as reason:
         return found, reason
+    source = provider.source()
     for (position, _), answer in zip(ask, answers, strict=True):
-        found[position] = (answer or "unknown", provider.source())
+        found[position] = (answer or "unknown", source)
     return found, None
 
 
