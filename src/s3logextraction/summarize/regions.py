@@ -7,13 +7,9 @@ unknown are not.
 
 from __future__ import annotations
 
-from ..geodata import cloud_regions
+from ..geodata import cloud_regions, is_place
 
-NOT_PLACES = {"unknown", "bogon", "VPN", "GitHub", "AWS", "GCP", "Azure"}  # cloud labels without a region: no place
-
-
-def is_place(region: str) -> bool:
-    return region not in NOT_PLACES
+__all__ = ["country_of", "is_place"]
 
 
 def country_of(region: str) -> str | None:
