@@ -14,6 +14,9 @@
 #            of `s3logextraction parse`, on stdout.
 #   ops      comma-separated operations to keep (default REST.GET.OBJECT)
 #   all      1 keeps every operation and status
+#   keys     "dandi": keep only object keys under blobs/ and zarr/ (others are skipped with reason
+#            not_an_asset), and reduce a Zarr key to its store, zarr/<zarr-id>, so that every chunk
+#            request of one store counts for one asset; any other value keeps every key as logged
 # In parse mode a command-line assignment label=NAME before each file sets the name reported
 # for it; without it the file path is reported.
 #
@@ -138,7 +141,7 @@ function user_agent(tail,    at, u, pos, q) {
 
 # Validates time, remote IP (FAST_LINE has already checked the IP's form) and the size of the
 # numbers (a shard stores them as int64), then emits the line.
-function record(time, zone, ip, op, key, status, bytes, size, ua, ip_checked,    ts, keep, note) {
+function record(time, zone, ip, op, key, status, bytes, size, ua, ip_checked,    ts, keep, note, slash) {
     ts = utc(time, zone)
     if (ts == "") return reject("invalid_time")
     if (!ip_checked && ip !~ IP) return reject("invalid_remote_ip")
@@ -157,10 +160,21 @@ function record(time, zone, ip, op, key, status, bytes, size, ua, ip_checked,   
         SKIPPED[(op in KEEP) ? "status" : "operation"]++
         return 1
     }
+    if (keys == "dandi" && !dandi_asset(key)) {
+        SKIPPED["not_an_asset"]++
+        return 1
+    }
+    if (keys == "dandi" && (slash = index(substr(key, 6), "/")) && substr(key, 1, 5) == "zarr/") key = substr(key, 1, 4 + slash)
     if (key ~ /[\000-\037\177\\]/) key = esc(key)
     if (ua ~ /[\000-\037\177\\]/) ua = esc(ua)
     print ts, key, op, status, bytes, size, ip, ua
     return 1
+}
+
+# A blob (blobs/ and a name) or a Zarr store or chunk (zarr/ and a non-empty store id).
+function dandi_asset(key) {
+    if (substr(key, 1, 6) == "blobs/") return length(key) > 6
+    return substr(key, 1, 5) == "zarr/" && length(key) > 5 && substr(key, 6, 1) != "/"
 }
 
 # More than 18 significant digits: beyond what int64 (and exact double sums) can hold.

@@ -18,8 +18,8 @@ from common import corpus_from_arguments, peak_tree_memory
 
 SCRIPT = str(Path(sys.executable).with_name("s3logextraction"))
 PUBLISH = (
-    "import sys; from pathlib import Path; from s3logextraction.summarize import EVERYTHING, publish; "
-    "publish(cache=Path(sys.argv[1]), outputs=EVERYTHING)"
+    "import sys; from pathlib import Path; from s3logextraction.summarize import everything, publish; "
+    "publish(cache=Path(sys.argv[1]), outputs=everything())"
 )
 
 

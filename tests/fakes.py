@@ -137,3 +137,43 @@ def opencage_result(latitude: float, longitude: float, country: str) -> dict[str
         "components": {"country_code": country.lower(), "_type": "state"},
         "confidence": 5,
     }
+
+
+@dataclass
+class Dandiset:
+    identifier: str
+    modified: str
+    versions: dict[str, tuple[str, list[dict[str, Any]]]]  # version -> (modified, assets)
+
+
+def dandi_handle(handler: Any, fake: Fake, method: str, body: Any) -> None:
+    """The DANDI REST API's read side under /api: dandisets, versions and assets, two results a
+    page with absolute `next` links, as the real server paginates."""
+    parts = urlsplit(handler.path)
+    query = {name: values[0] for name, values in parse_qs(parts.query).items()}
+    fake.seen.append((method, parts.path, query))
+    if scripted_failure(handler, fake):
+        return
+    segments = [segment for segment in parts.path.split("/") if segment]
+    dandisets: dict[str, Dandiset] = fake.answers
+    if segments == ["api", "dandisets"]:
+        results: list[Any] = [{"identifier": d.identifier, "modified": d.modified} for d in dandisets.values()]
+    elif len(segments) == 4 and segments[3] == "versions" and segments[2] in dandisets:
+        versions = dandisets[segments[2]].versions
+        results = [{"version": name, "modified": modified} for name, (modified, _) in versions.items()]
+    elif len(segments) == 6 and segments[5] == "assets" and segments[2] in dandisets:
+        results = dandisets[segments[2]].versions[segments[4]][1]
+    else:
+        handler.reply(404, {"detail": "Not found."})
+        return
+    page = int(query.get("page", "1"))
+    chunk = results[(page - 1) * 2 : page * 2]
+    following = None
+    if page * 2 < len(results):
+        following = f"{fake.url}{parts.path}?page={page + 1}"
+    handler.reply(200, {"count": len(results), "next": following, "previous": None, "results": chunk})
+
+
+@contextmanager
+def fake_dandi(dandisets: dict[str, Dandiset], *, fail: list[int | str | None] | None = None) -> Iterator[Fake]:
+    yield from serve(Fake(answers=dandisets, fail=list(fail or [])), dandi_handle)

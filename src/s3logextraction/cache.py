@@ -27,7 +27,7 @@ from typing import Any
 
 from .errors import InputError, LockedError, S3LogExtractionError, disk_error, storage_errors
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 TABLES = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE batches (
@@ -131,8 +131,26 @@ CREATE TABLE region_coordinates (
     source TEXT NOT NULL
 );
 """
+# Version 4: DANDI attribution, content id (blob or Zarr id) -> dandiset and path per version, as
+# the DANDI API or a mapping file gave it; the dandisets' `modified` of the last API walk.
+VERSION_4 = """
+CREATE TABLE dandi_dandisets (
+    dandiset_id TEXT PRIMARY KEY,
+    modified TEXT NOT NULL
+);
+CREATE TABLE dandi_assets (
+    content_id TEXT NOT NULL,
+    dandiset_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    version TEXT NOT NULL,
+    version_modified TEXT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (content_id, dandiset_id, version)
+);
+CREATE INDEX dandi_assets_dandiset ON dandi_assets(dandiset_id);
+"""
 # How each version gets to the next: the script and the version it leaves (a new DB: all tables).
-MIGRATIONS = {0: (TABLES + VERSION_2, 2), 1: (MIGRATE_1_TO_2, 2), 2: (VERSION_3, 3)}
+MIGRATIONS = {0: (TABLES + VERSION_2, 2), 1: (MIGRATE_1_TO_2, 2), 2: (VERSION_3, 3), 3: (VERSION_4, 4)}
 
 SHARD_SUFFIXES = {"tsv": ".tsv", "parquet": ".parquet"}
 FILE_MODE = 0o600

@@ -23,9 +23,10 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from .datasets.dandi import DEFAULT_API_URL
 from .errors import ConfigError, S3LogExtractionError
 from .ips.providers import ProviderName
-from .operations import DEFAULT_OPERATIONS, check_operations
+from .operations import DEFAULT_OPERATIONS, ExtractMode, check_operations
 from .sizes import parse_size
 
 APP_NAME = "s3logextraction"
@@ -69,6 +70,9 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OPENCAGE_API_KEY", "S3LOGEXTRACTION_OPENCAGE_API_KEY", "opencage_api_key"),
     )
 
+    mode: ExtractMode = ExtractMode.generic
+    dandi_api_url: str = DEFAULT_API_URL
+    dandi_mapping: str | None = None
     ip_provider: ProviderName | None = None
     mmdb: Path | None = None
     vpn_ranges: Path | None = None

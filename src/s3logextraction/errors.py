@@ -48,6 +48,12 @@ class MissingToolError(S3LogExtractionError):
     exit_code = ExitCode.UNAVAILABLE
 
 
+class ServiceError(S3LogExtractionError):
+    """An external service (the DANDI API) kept failing after its retries."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
 class InputError(S3LogExtractionError):
     exit_code = ExitCode.NO_INPUT
 

@@ -53,10 +53,12 @@ def gawk_command(
     mode: str = "extract",
     operations: Sequence[str] = ("REST.GET.OBJECT",),
     keep_all: bool = False,
+    keys: str = "generic",
 ) -> list[str]:
     """The gawk argv for `files` (absolute, so none reads as an assignment); `labels` name them in
     parse mode (extract mode reports files by number)."""
     command = [gawk_path(), "-b", "-f", str(parser_path()), "-v", f"mode={mode}", "-v", f"ops={','.join(operations)}"]
+    command += ["-v", f"keys={keys}"]
     if keep_all:
         command += ["-v", "all=1"]
     for number, path in enumerate(files):

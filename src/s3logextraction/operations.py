@@ -9,6 +9,7 @@ typo (`REST.GET.OBJCT`), which would otherwise mark every object done with nothi
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import StrEnum
 
 from .errors import UsageError
 
@@ -52,3 +53,10 @@ def check_operations(names: Iterable[str]) -> tuple[str, ...]:
             "names are all accepted)"
         )
     return tuple(chosen)
+
+
+class ExtractMode(StrEnum):
+    """Which keys a cache holds: all (generic), or DANDI's blobs and Zarr stores (dandi)."""
+
+    generic = "generic"
+    dandi = "dandi"

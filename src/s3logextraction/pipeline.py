@@ -16,13 +16,15 @@ from typing import Any, TypeVar
 
 from .cache import Cache
 from .datasets import check_level
+from .datasets.dandi import DandiSource
 from .errors import PartialError, S3LogExtractionError
 from .extract import ExtractReport, StopRequest, as_source, extract_into
 from .geolocate import Geolocation, coordinates_into, regions_into
 from .ips.coordinates import CoordinatesReport
 from .ips.regions import RegionsReport
+from .operations import ExtractMode
 from .sources import LogSource
-from .summarize import EVERYTHING, SummaryReport, publish_into
+from .summarize import Mode, SummaryReport, everything, publish_into
 from .summarize.privacy import Privacy
 
 T = TypeVar("T")
@@ -46,6 +48,8 @@ def run(
     level: int = 1,
     stop: threading.Event | None = None,
     geolocation: Geolocation | None = None,
+    mode: ExtractMode | str = ExtractMode.generic,
+    dandi: DandiSource | None = None,
     **extract_options: Any,
 ) -> RunReport:
     """extract (with indexing), then summaries, totals, archive summaries and archive totals from
@@ -61,7 +65,7 @@ def run(
     with Cache.open_for_writing(cache, command="run", create=True) as opened:
         request = StopRequest(opened.paths, event=stop)
         with stage("extract"):
-            extracted = extract_into(opened, source=logs, listing=listing, stop=request, **extract_options)
+            extracted = extract_into(opened, source=logs, listing=listing, stop=request, mode=mode, **extract_options)
         report = RunReport(extract=extracted, summaries=None)
         places = geolocation or Geolocation()
         password = extract_options.get("password")
@@ -78,7 +82,8 @@ def run(
         if stopped(request, report, before="summaries"):
             return report
         with stage("summaries"):
-            report.summaries = publish_into(opened, outputs=EVERYTHING, level=level, privacy=rules)
+            outputs = everything(Mode(ExtractMode(mode).value))
+            report.summaries = publish_into(opened, outputs=outputs, level=level, privacy=rules, dandi=dandi)
         return report
 
 

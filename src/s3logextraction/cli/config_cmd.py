@@ -9,6 +9,9 @@ import typer
 import yaml
 
 from ..config import config_file, load_settings, set_cache_dir
+from ..ips.exclude import add_excluded_ips, list_excluded_ips, remove_excluded_ips
+from .ip_cmd import current_password
+from .options import CacheOption
 
 config_app = typer.Typer(help="Show and change settings (YAML file in the user config dir).", no_args_is_help=True)
 cache_app = typer.Typer(help="The default cache directory.", no_args_is_help=True)
@@ -37,3 +40,33 @@ def show() -> None:
         shown[secret] = "set" if shown.get(secret) else "not set"
     typer.echo(f"# {config_file()}")
     typer.echo(yaml.safe_dump(shown, sort_keys=True).rstrip())
+
+
+exclude_app = typer.Typer(
+    help="Requester IPs never counted (the archive's own hosts); stored sealed in the cache.", no_args_is_help=True
+)
+config_app.add_typer(exclude_app, name="exclude-ips")
+EntriesArgument = Annotated[
+    list[str], typer.Argument(help="CIDR ranges (192.0.2.0/24, 2001:db8::/32, one address) or re:PATTERN.")
+]
+
+
+@exclude_app.command("add")
+def exclude_add(entries: EntriesArgument, cache: CacheOption = None) -> None:
+    """Exclude requester IPs from every count from the next extraction on."""
+    listed = add_excluded_ips(cache=load_settings(cache=cache).cache, entries=entries, password=current_password())
+    typer.echo(f"{len(listed)} entries in the exclusion list", err=True)
+
+
+@exclude_app.command("remove")
+def exclude_remove(entries: EntriesArgument, cache: CacheOption = None) -> None:
+    """Stop excluding these entries (lines already skipped stay skipped)."""
+    listed = remove_excluded_ips(cache=load_settings(cache=cache).cache, entries=entries, password=current_password())
+    typer.echo(f"{len(listed)} entries left in the exclusion list", err=True)
+
+
+@exclude_app.command("list")
+def exclude_list(cache: CacheOption = None) -> None:
+    """Print the exclusion list (needs the cache's key)."""
+    for entry in list_excluded_ips(cache=load_settings(cache=cache).cache, password=current_password()):
+        typer.echo(entry)

@@ -17,6 +17,7 @@ from ..status import status
 from .options import (
     BatchSizeOption,
     CacheOption,
+    ExtractModeOption,
     JsonOption,
     LimitOption,
     OperationsOption,
@@ -62,6 +63,7 @@ def extraction_options(settings: Settings, *, limit: int | None, retry_failed: b
         "operations": settings.operations,
         "settle_seconds": settings.settle_seconds,
         "retry_failed": retry_failed,
+        "mode": settings.mode,
         "password": settings.password.get_secret_value() if settings.password else None,
     }
 
@@ -82,10 +84,16 @@ def extract_command(
     operations: OperationsOption = None,
     settle_seconds: SettleOption = None,
     retry_failed: RetryFailedOption = False,
+    mode: ExtractModeOption = None,
 ) -> None:
     """Extract new log objects into checkpointed, indexed shards (rerun-safe, stoppable)."""
     settings = extraction_settings(
-        cache=cache, workers=workers, batch_size=batch_size, operations=operations, settle_seconds=settle_seconds
+        cache=cache,
+        workers=workers,
+        batch_size=batch_size,
+        operations=operations,
+        settle_seconds=settle_seconds,
+        mode=mode,
     )
     with drain_on_first_signal() as stop_event:
         report = extract(

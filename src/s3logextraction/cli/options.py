@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..operations import ExtractMode
 from ..summarize import Mode
 
 CacheOption = Annotated[
@@ -38,7 +39,33 @@ PrivacyRoundingOption = Annotated[
         "--privacy-rounding", min=1, help="Other counts are rounded to this (default 20).", show_default=False
     ),
 ]
-ModeOption = Annotated[Mode, typer.Option("--mode", help="generic (per dataset) or archive (archive-wide).")]
+ModeOption = Annotated[
+    Mode | None,
+    typer.Option(
+        "--mode",
+        help="generic (datasets by key prefix), dandi (dandisets) or archive (archive-wide). Default: the mode "
+        "setting.",
+        show_default=False,
+    ),
+]
+ExtractModeOption = Annotated[
+    ExtractMode | None,
+    typer.Option(
+        "--mode",
+        help="generic (every key) or dandi (blobs/ and zarr/ only). Default: the mode setting.",
+        show_default=False,
+    ),
+]
+ApiUrlOption = Annotated[
+    str | None,
+    typer.Option("--api-url", help="DANDI API for --mode dandi (default: the DANDI archive's).", show_default=False),
+]
+MappingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--mapping", help="A {content_id: {dandiset_id: path}} JSON file or URL instead of the API.", show_default=False
+    ),
+]
 LevelOption = Annotated[int, typer.Option("--level", min=1, help="Key path segments that name a dataset.")]
 LimitOption = Annotated[
     int | None, typer.Option("--limit", min=0, help="At most this many new log objects.", show_default=False)

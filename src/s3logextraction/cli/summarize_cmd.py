@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ..config import Settings, load_settings
+from ..datasets.dandi import DandiSource
 from ..errors import PartialError
 from ..pipeline import run
 from ..summarize import Mode, update_summaries, update_totals
@@ -15,10 +16,13 @@ from ..summarize.privacy import Privacy
 from .extract_cmd import check_complete, extraction_options, extraction_settings
 from .ip_cmd import geolocation_of
 from .options import (
+    ApiUrlOption,
     BatchSizeOption,
     CacheOption,
+    ExtractModeOption,
     LevelOption,
     LimitOption,
+    MappingOption,
     ModeOption,
     OperationsOption,
     PrivacyRoundingOption,
@@ -38,21 +42,39 @@ def names(text: str | None) -> list[str]:
     return [name for name in (text or "").split(",") if name]
 
 
+def chosen_mode(settings: Settings, mode: Mode | None) -> Mode:
+    """The flag, else the cache's kind from the `mode` setting (generic or dandi)."""
+    return mode if mode is not None else Mode(settings.mode.value)
+
+
+def dandi_of(settings: Settings) -> DandiSource:
+    return DandiSource(api_url=settings.dandi_api_url, mapping=settings.dandi_mapping)
+
+
 def summaries_command(
     cache: CacheOption = None,
-    mode: ModeOption = Mode.generic,
+    mode: ModeOption = None,
     level: LevelOption = 1,
     pick: Annotated[str | None, typer.Option("--pick", help="Only these datasets (comma-separated).")] = None,
     skip: Annotated[str | None, typer.Option("--skip", help="Not these datasets (comma-separated).")] = None,
     privacy_threshold: PrivacyThresholdOption = None,
     privacy_rounding: PrivacyRoundingOption = None,
+    api_url: ApiUrlOption = None,
+    mapping: MappingOption = None,
 ) -> None:
-    """Write per-dataset (generic) or archive-wide (archive) summaries from the indexed shards."""
-    settings = load_settings(cache=cache, privacy_threshold=privacy_threshold, privacy_rounding=privacy_rounding)
+    """Write per-dataset (generic), per-dandiset (dandi) or archive-wide (archive) summaries."""
+    settings = load_settings(
+        cache=cache,
+        privacy_threshold=privacy_threshold,
+        privacy_rounding=privacy_rounding,
+        dandi_api_url=api_url,
+        dandi_mapping=mapping,
+    )
     with drain_on_first_signal():
         report = update_summaries(
             cache=settings.cache,
-            mode=mode,
+            mode=chosen_mode(settings, mode),
+            dandi=dandi_of(settings),
             level=level,
             pick=names(pick),
             skip=names(skip),
@@ -63,15 +85,29 @@ def summaries_command(
 
 def totals_command(
     cache: CacheOption = None,
-    mode: ModeOption = Mode.generic,
+    mode: ModeOption = None,
     level: LevelOption = 1,
     privacy_threshold: PrivacyThresholdOption = None,
     privacy_rounding: PrivacyRoundingOption = None,
+    api_url: ApiUrlOption = None,
+    mapping: MappingOption = None,
 ) -> None:
-    """Write totals.json (generic) or archive_totals.json (archive)."""
-    settings = load_settings(cache=cache, privacy_threshold=privacy_threshold, privacy_rounding=privacy_rounding)
+    """Write totals.json (generic: over datasets; dandi: over dandisets) or archive_totals.json."""
+    settings = load_settings(
+        cache=cache,
+        privacy_threshold=privacy_threshold,
+        privacy_rounding=privacy_rounding,
+        dandi_api_url=api_url,
+        dandi_mapping=mapping,
+    )
     with drain_on_first_signal():
-        report = update_totals(cache=settings.cache, mode=mode, level=level, privacy=privacy_of(settings))
+        report = update_totals(
+            cache=settings.cache,
+            mode=chosen_mode(settings, mode),
+            level=level,
+            privacy=privacy_of(settings),
+            dandi=dandi_of(settings),
+        )
     typer.echo(f"{report.files_written} files written in {report.summaries}", err=True)
 
 
@@ -87,6 +123,9 @@ def run_command(
     retry_failed: RetryFailedOption = False,
     privacy_threshold: PrivacyThresholdOption = None,
     privacy_rounding: PrivacyRoundingOption = None,
+    mode: ExtractModeOption = None,
+    api_url: ApiUrlOption = None,
+    mapping: MappingOption = None,
 ) -> None:
     """Every stage in order, each doing only new work: the one command the nightly CRON job needs."""
     settings = extraction_settings(
@@ -97,6 +136,9 @@ def run_command(
         settle_seconds=settle_seconds,
         privacy_threshold=privacy_threshold,
         privacy_rounding=privacy_rounding,
+        mode=mode,
+        dandi_api_url=api_url,
+        dandi_mapping=mapping,
     )
     rules = privacy_of(settings)
     with drain_on_first_signal() as stop_event:
@@ -107,6 +149,7 @@ def run_command(
             level=level,
             stop=stop_event,
             geolocation=geolocation_of(settings),
+            dandi=dandi_of(settings),
             **extraction_options(settings, limit=limit, retry_failed=retry_failed),
         )
     typer.echo(report.extract.summary(), err=True)

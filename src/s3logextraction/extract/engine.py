@@ -21,13 +21,14 @@ from pathlib import Path
 from ..cache import Cache, transaction
 from ..errors import ConfigError, UsageError, storage_errors
 from ..gawk import gawk_path
+from ..ips.exclude import excluded_ips
 from ..ips.index import Indexer, open_indexer
-from ..operations import DEFAULT_OPERATIONS, check_operations
+from ..operations import DEFAULT_OPERATIONS, ExtractMode, check_operations
 from ..progress import progress_bar
 from ..sources import Listing, LogObject, LogSource, open_source
 from .journal import commit_batch, record_changes
 from .plan import plan_batches, plan_objects
-from .runner import BatchResult, ChildProcesses, run_batch
+from .runner import BatchResult, ChildProcesses, ParserOptions, run_batch
 from .stop import StopRequest
 
 log = logging.getLogger("s3logextraction")
@@ -136,6 +137,7 @@ def extract(
     password: str | None = None,
     settle_seconds: float = DEFAULT_SETTLE_SECONDS,
     retry_failed: bool = False,
+    mode: ExtractMode | str = ExtractMode.generic,
     stop: threading.Event | None = None,
     show_progress: bool | None = None,
 ) -> ExtractReport:
@@ -161,6 +163,7 @@ def extract(
             password=password,
             settle_seconds=settle_seconds,
             retry_failed=retry_failed,
+            mode=mode,
             stop=request,
             show_progress=show_progress,
         )
@@ -187,6 +190,7 @@ def extract_into(
     password: str | None = None,
     settle_seconds: float = DEFAULT_SETTLE_SECONDS,
     retry_failed: bool = False,
+    mode: ExtractMode | str = ExtractMode.generic,
     show_progress: bool | None = None,
 ) -> ExtractReport:
     """`extract` in a cache the caller has opened (and locked), as `run` does for all its stages;
@@ -198,8 +202,10 @@ def extract_into(
     gawk_path()
     stop.clear_stale()
     with storage_errors(what=opened.paths.root):
-        record_settings(opened, operations=operations, mode="generic")
+        chosen = ExtractMode(mode)
+        record_settings(opened, operations=operations, mode=chosen)
         indexer = open_indexer(opened, password=password)
+        parser = ParserOptions(operations=operations, mode=chosen, excluded=excluded_ips(opened.db, password=password))
         indexer.convert_pending(show_progress=False)
         committed = dict(opened.db.execute("SELECT name, size FROM log_objects").fetchall())
         failed = {
@@ -229,7 +235,7 @@ def extract_into(
             source=source,
             batches=plan_batches(plan.todo, batch_bytes=batch_bytes, batch_files=batch_files),
             workers=workers,
-            operations=operations,
+            parser=parser,
             indexer=indexer,
             report=report,
             stop=stop,
@@ -247,7 +253,7 @@ def run_batches(
     source: LogSource,
     batches: list[list[LogObject]],
     workers: int,
-    operations: Sequence[str],
+    parser: ParserOptions,
     indexer: Indexer,
     report: ExtractReport,
     stop: StopRequest,
@@ -280,7 +286,7 @@ def run_batches(
                             objects=queue.pop(),
                             source=source,
                             staging=cache.paths.staging,
-                            operations=operations,
+                            parser=parser,
                             children=children,
                         )
                     )

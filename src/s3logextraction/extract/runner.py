@@ -27,9 +27,30 @@ import pyarrow.compute as pc
 
 from ..errors import AbortedError, S3LogExtractionError, disk_error, no_space
 from ..gawk import gawk_command, gawk_environment
+from ..ips.exclude import IPFilter
+from ..operations import ExtractMode
 from ..rows import read_rows
 from ..sources import GZIP_MAGIC, LogObject, LogSource
 from ..sources.fifo import UNREADABLE, FifoFeed, failure_reason
+
+
+@dataclass(frozen=True)
+class ParserOptions:
+    """What every gawk process of one extraction is told, and the in-memory exclusion after it."""
+
+    operations: Sequence[str]
+    mode: ExtractMode = ExtractMode.generic
+    excluded: IPFilter | None = None
+
+
+def without_excluded(rows: pa.Table, skipped: dict[str, int], *, excluded: IPFilter | None) -> pa.Table:
+    """Drops the rows of excluded requester IPs, counting them as skipped (`excluded_ip`)."""
+    if excluded is None or rows.num_rows == 0:
+        return rows
+    kept = rows.filter(excluded.keep_mask(rows["ip"]))
+    if kept.num_rows < rows.num_rows:
+        skipped["excluded_ip"] = skipped.get("excluded_ip", 0) + rows.num_rows - kept.num_rows
+    return kept
 
 
 @dataclass
@@ -157,7 +178,7 @@ def run_gawk(
     streamed: set[str],
     staging: Path,
     batch_id: str,
-    operations: Sequence[str],
+    parser: ParserOptions,
     children: ChildProcesses,
 ) -> tuple[bytes, bytes, dict[str, str]]:
     """(rows, meta, objects that failed while streamed) of one gawk run over `objects`."""
@@ -168,7 +189,9 @@ def run_gawk(
     ):
         fifo_of = dict(zip((log_object.name for log_object in piped), feed.paths, strict=True))
         operands = [fifo_of.get(log_object.name) or source.local_path(log_object) for log_object in objects]
-        command = gawk_command(files=[str(operand) for operand in operands], operations=operations)
+        command = gawk_command(
+            files=[str(operand) for operand in operands], operations=parser.operations, keys=parser.mode
+        )
         process = children.start(
             command, environment=gawk_environment(meta=f"/dev/fd/{meta.fileno()}"), keep_fd=meta.fileno()
         )
@@ -188,7 +211,7 @@ def run_batch(
     objects: Sequence[LogObject],
     source: LogSource,
     staging: Path,
-    operations: Sequence[str],
+    parser: ParserOptions,
     children: ChildProcesses,
 ) -> BatchResult:
     failed: list[tuple[LogObject, str]] = []
@@ -212,7 +235,7 @@ def run_batch(
                 streamed=streamed,
                 staging=staging,
                 batch_id=batch_id,
-                operations=operations,
+                parser=parser,
                 children=children,
             )
         except OSError as error:
@@ -226,7 +249,7 @@ def run_batch(
     return BatchResult(
         batch_id=batch_id,
         objects=readable,
-        rows=read_rows(rows),
+        rows=without_excluded(read_rows(rows), skipped, excluded=parser.excluded),
         lines_per_object=lines,
         rejects=rejects,
         skipped=skipped,

@@ -12,8 +12,9 @@ import pyarrow.compute as pc
 
 from ..cache import Cache
 from ..datasets import check_level, dataset_folder
+from ..datasets.dandi import DandiAttribution, DandiSource
 from ..errors import storage_errors
-from .aggregate import Aggregates, aggregate
+from .aggregate import Aggregates, aggregate, generic_attribution
 from .privacy import Privacy
 from .publish import (
     Files,
@@ -24,15 +25,18 @@ from .publish import (
     dataset_summaries,
     publish_files,
     totals,
+    weekly_summaries,
 )
 
 log = logging.getLogger("s3logextraction")
 
 
 class Mode(StrEnum):
-    """What a summaries or totals command writes: per dataset (generic) or archive-wide."""
+    """What a summaries or totals command writes: per dataset (generic: datasets by key prefix;
+    dandi: dandisets by blob and Zarr id) or archive-wide."""
 
     generic = "generic"
+    dandi = "dandi"
     archive = "archive"
 
 
@@ -49,13 +53,19 @@ def chosen_datasets(aggregates: Aggregates, *, pick: Sequence[str], skip: Sequen
     return [name for name in every if (not pick or name in pick) and name not in skip]
 
 
-def load(cache: Cache, *, level: int) -> tuple[Aggregates, int]:
+def load(cache: Cache, *, level: int, dandi: DandiSource | None) -> tuple[Aggregates, int]:
+    """One pass over the shards; with `dandi`, keys are attributed to dandisets (the attribution
+    is brought up to date first, so a failing API leaves the published files as they were)."""
     rows = cache.db.execute("SELECT batch_id, format FROM batches ORDER BY batch_id").fetchall()
     shards = [cache.paths.shard(batch_id=batch, shard_format=kind) for batch, kind in rows if kind == "parquet"]
     pending = sum(1 for _, kind in rows if kind != "parquet")
     if pending:
         log.warning("%d shards of an older version wait for `update ip indexes` and are not counted yet", pending)
-    return aggregate(shards=shards, db=cache.db, level=level), pending
+    if dandi is None:
+        return aggregate(shards=shards, db=cache.db, attribute=generic_attribution(level)), pending
+    dandi.refresh(cache.db)
+    attribute = DandiAttribution(cache.db)
+    return aggregate(shards=shards, db=cache.db, attribute=attribute, weekly=True), pending
 
 
 def publish(
@@ -66,12 +76,13 @@ def publish(
     pick: Sequence[str] = (),
     skip: Sequence[str] = (),
     privacy: Privacy | None = None,
+    dandi: DandiSource | None = None,
 ) -> SummaryReport:
     """Aggregates the shards once and writes each (what, mode) of `outputs`, what being
     "summaries" or "totals"; `pick`/`skip` restrict the per-dataset summaries rewritten."""
     check_level(level)
     with Cache.open_for_writing(cache, command="update summaries") as opened:
-        return publish_into(opened, outputs=outputs, level=level, pick=pick, skip=skip, privacy=privacy)
+        return publish_into(opened, outputs=outputs, level=level, pick=pick, skip=skip, privacy=privacy, dandi=dandi)
 
 
 def publish_into(
@@ -82,26 +93,32 @@ def publish_into(
     pick: Sequence[str] = (),
     skip: Sequence[str] = (),
     privacy: Privacy | None = None,
+    dandi: DandiSource | None = None,
 ) -> SummaryReport:
-    """`publish` in a cache the caller has opened (and locked), as `run` does."""
+    """`publish` in a cache the caller has opened (and locked), as `run` does.  Datasets are
+    dandisets when an output is in DANDI mode (attribution from `dandi`, by default the DANDI
+    API), else key prefixes of `level` segments."""
     check_level(level)
     rules = privacy or Privacy()
+    per_dataset_mode = Mode.dandi if any(mode == Mode.dandi for _, mode in outputs) else Mode.generic
     with storage_errors(what=opened.paths.root):
-        aggregates, pending = load(opened, level=level)
+        source = (dandi or DandiSource()) if per_dataset_mode == Mode.dandi else None
+        aggregates, pending = load(opened, level=level, dandi=source)
         every = chosen_datasets(aggregates, pick=(), skip=())
         picked = chosen_datasets(aggregates, pick=pick, skip=skip)
         files: Files = {}
         for what, mode in outputs:
-            if (what, mode) == ("summaries", Mode.generic):
+            if what == "summaries" and mode != Mode.archive:
                 files |= dataset_summaries(aggregates, datasets=picked, privacy=rules)
-            elif (what, mode) == ("summaries", Mode.archive):
+                files |= weekly_summaries(aggregates, datasets=picked, privacy=rules)
+            elif what == "summaries":
                 files |= archive_summaries(aggregates, privacy=rules)
-            elif mode == Mode.generic:
+            elif mode != Mode.archive:
                 files |= totals(aggregates, datasets=every, privacy=rules)
             else:
                 files |= archive_totals(aggregates, privacy=rules)
         files |= coordinates_file(opened.db) | attribution_file(opened.db)
-        live = {dataset_folder(name) for name in every} if ("summaries", Mode.generic) in outputs else None
+        live = {dataset_folder(name) for name in every} if ("summaries", per_dataset_mode) in outputs else None
         written = publish_files(
             root=opened.paths.summaries, staging=opened.paths.staging, files=files, live_folders=live
         )
@@ -129,21 +146,26 @@ def update_summaries(
     pick: Sequence[str] = (),
     skip: Sequence[str] = (),
     privacy: Privacy | None = None,
+    dandi: DandiSource | None = None,
 ) -> SummaryReport:
-    """Writes summaries/<dataset>/*.tsv (generic) or summaries/archive/*.tsv (archive)."""
-    return publish(cache=cache, outputs=[("summaries", Mode(mode))], level=level, pick=pick, skip=skip, privacy=privacy)
+    """Writes summaries/<dataset>/*.tsv (generic, dandi) or summaries/archive/*.tsv (archive)."""
+    outputs = [("summaries", Mode(mode))]
+    return publish(cache=cache, outputs=outputs, level=level, pick=pick, skip=skip, privacy=privacy, dandi=dandi)
 
 
 def update_totals(
-    *, cache: Path, mode: Mode = Mode.generic, level: int = 1, privacy: Privacy | None = None
+    *,
+    cache: Path,
+    mode: Mode = Mode.generic,
+    level: int = 1,
+    privacy: Privacy | None = None,
+    dandi: DandiSource | None = None,
 ) -> SummaryReport:
-    """Writes summaries/totals.json (generic) or summaries/archive_totals.json (archive)."""
-    return publish(cache=cache, outputs=[("totals", Mode(mode))], level=level, privacy=privacy)
+    """Writes summaries/totals.json (generic: over datasets; dandi: over dandisets) or
+    summaries/archive_totals.json (archive)."""
+    return publish(cache=cache, outputs=[("totals", Mode(mode))], level=level, privacy=privacy, dandi=dandi)
 
 
-EVERYTHING = [
-    ("summaries", Mode.generic),
-    ("totals", Mode.generic),
-    ("summaries", Mode.archive),
-    ("totals", Mode.archive),
-]
+def everything(mode: Mode = Mode.generic) -> list[tuple[str, Mode]]:
+    """What `run` publishes: per dataset in `mode` (generic or dandi), then archive-wide."""
+    return [("summaries", mode), ("totals", mode), ("summaries", Mode.archive), ("totals", Mode.archive)]

@@ -26,6 +26,7 @@ import yaml
 
 from ..cache import FOLDER_MODE, create_private, fsync_directory, make_private_folder
 from ..datasets import dataset_folder
+from ..datasets.dandi import ASSET_TYPES, asset_type
 from ..text import escape_text, has_control
 from .aggregate import Aggregates, grouped
 from .privacy import Privacy
@@ -35,7 +36,8 @@ COUNT_COLUMNS = ("bytes_sent", "number_of_requests", "number_of_downloads")
 COORDINATES_FILE = "region_codes_to_coordinates.yaml"
 ATTRIBUTION_FILE = "ATTRIBUTION.txt"
 DBIP_ATTRIBUTION = "IP geolocation by DB-IP (https://db-ip.com), licensed under CC BY 4.0."
-DATASET_FILES = ("by_day.tsv", "by_asset.tsv", "by_region.tsv", "requester_count.tsv", "dataset_name.txt")
+DATASET_FILES = ("by_day.tsv", "by_asset.tsv", "by_region.tsv", "requester_count.tsv", "dataset_name.txt",
+                 "by_asset_type_per_week.tsv", "by_asset_per_week.tsv")  # fmt: skip
 Files = dict[str, str]  # relative posix path -> content
 
 
@@ -104,6 +106,35 @@ def dataset_summaries(aggregates: Aggregates, *, datasets: Sequence[str], privac
         files[f"{folder}/requester_count.tsv"] = f"{privacy.protect(count)}\n"
         if folder != dataset:
             files[f"{folder}/dataset_name.txt"] = f"{dataset}\n"
+    return files
+
+
+def weekly_summaries(aggregates: Aggregates, *, datasets: Sequence[str], privacy: Privacy) -> Files:
+    """DANDI's by_asset_type_per_week (bytes per asset type, weeks starting on Monday) and
+    by_asset_per_week for each dataset."""
+    table = aggregates.by_asset_week
+    if table is None:
+        return {}
+    pieces = per_dataset(table)
+    files: Files = {}
+    for dataset in datasets:
+        folder = dataset_folder(dataset)
+        rows = rows_of(pieces, dataset, like=table).sort_by([("week", "ascending"), ("asset_path", "ascending")])
+        weeks, paths = rows["week"].to_pylist(), rows["asset_path"].to_pylist()
+        sent = rows["bytes_sent"].to_pylist()
+        by_type: dict[Any, dict[str, int]] = {}
+        for week, path, size in zip(weeks, paths, sent, strict=True):
+            kind = asset_type(path)
+            by_type.setdefault(week, dict.fromkeys(ASSET_TYPES, 0))[kind] += size
+        files[f"{folder}/by_asset_type_per_week.tsv"] = tsv(
+            ("week_start", *ASSET_TYPES), [(week, *totals.values()) for week, totals in sorted(by_type.items())]
+        )
+        counts = zip(weeks, paths, sent, *(rows[name].to_pylist() for name in COUNT_COLUMNS[1:]), strict=True)
+        files[f"{folder}/by_asset_per_week.tsv"] = tsv(
+            ("week_start", "asset_path", *COUNT_COLUMNS),
+            [(week, path, size, privacy.protect(requests), privacy.protect(downloads))
+             for week, path, size, requests, downloads in counts],
+        )  # fmt: skip
     return files
 
 

@@ -1,0 +1,293 @@
+"""DANDI attribution: a blob or Zarr object key -> (dandiset, asset path).
+
+A DANDI bucket keys blobs as `blobs/<3>/<3>/<blob-id>` and Zarr stores as `zarr/<zarr-id>/...`
+(extraction in DANDI mode keeps only those and reduces Zarr keys to the store).  Which dandiset
+and path an id stands for comes from the DANDI REST API (`/dandisets/`, `/versions/`,
+`/assets/`, paginated by `next` links; draft and published versions) or from a mapping file
+`{content_id: {dandiset_id: path}}` (JSON, optionally gzip; a path or an http(s) URL).  Either
+is stored in the state DB (`dandi_assets`); an API walk refetches only the dandisets whose
+`modified` changed since the last walk.
+
+An id in several dandisets goes to `undetermined`; an id in none to `unassociated`; an id with
+several paths in one dandiset is counted once there, under the path of its most recent version.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import itertools
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..cache import transaction
+from ..errors import InputError, ServiceError
+from .generic import UNDETERMINED
+
+UNASSOCIATED = "unassociated"
+DEFAULT_API_URL = "https://api.dandiarchive.org/api"
+RETRIES = 4
+BACKOFF = 0.5  # seconds before the first retry, doubled each time
+TIMEOUT = 30.0
+PAGE_SIZE = 1000
+ASSET_TYPES = ("Neurophysiology", "Microscopy", "Video", "Miscellaneous")
+MICROSCOPY = (".nii", ".nii.gz", ".ome.zarr", ".ome.tif", ".ome.tiff", ".tif", ".tiff", ".bvec", ".bvecs", ".bval",
+              ".bvals", ".trk")  # fmt: skip
+VIDEO = (".mp4", ".mov", ".wmv", ".avi", ".mkv")
+
+
+def content_id(key: str) -> str | None:
+    """The blob or Zarr id of an object key (the last part of a blob key; the store of a Zarr key)."""
+    if key.startswith("blobs/"):
+        return key.rsplit("/", 1)[-1] or None
+    if key.startswith("zarr/"):
+        return key[5:].split("/", 1)[0] or None
+    return None
+
+
+def asset_type(path: str) -> str:
+    """DANDI's asset types by file name; every Zarr store (an unattributed one is published under
+    its key, zarr/<id>) counts as microscopy."""
+    lowered = path.lower()
+    if lowered.endswith(".nwb"):
+        return "Neurophysiology"
+    if lowered.startswith("zarr/") or lowered.endswith((*MICROSCOPY, ".zarr")):
+        return "Microscopy"
+    if lowered.endswith(VIDEO):
+        return "Video"
+    return "Miscellaneous"
+
+
+class DandiApi:
+    """A read-only client of the DANDI REST API: one session, timeouts, bounded retries with
+    backoff for timeouts and 5xx, and every answer checked for the fields used."""
+
+    def __init__(self, url: str, *, backoff: float = BACKOFF) -> None:
+        import requests
+
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["Accept"] = "application/json"
+        self.backoff = backoff
+        self.requests = 0
+
+    def get(self, url: str) -> dict[str, Any]:
+        import requests
+
+        failure = ""
+        for attempt in range(RETRIES + 1):
+            self.requests += 1
+            try:
+                response = self.session.get(url, timeout=TIMEOUT)
+            except requests.RequestException as error:
+                failure = type(error).__name__
+            else:
+                if response.status_code < 500:
+                    return answer_of(response, url=url)
+                failure = f"HTTP {response.status_code}"
+            if attempt < RETRIES:
+                time.sleep(self.backoff * 2**attempt)
+        raise ServiceError(f"the DANDI API at {url} failed {RETRIES + 1} times ({failure}); nothing was published")
+
+    def pages(self, url: str) -> Iterator[dict[str, Any]]:
+        """Every result of a paginated listing, following `next` links."""
+        next_url: str | None = url
+        while next_url:
+            page = self.get(next_url)
+            results = page.get("results")
+            if not isinstance(results, list):
+                raise InputError(f"the DANDI API answer for {next_url} has no results list")
+            yield from results
+            following = page.get("next")
+            next_url = following if isinstance(following, str) and following else None
+
+
+def answer_of(response: Any, *, url: str) -> dict[str, Any]:
+    if response.status_code != 200:
+        raise InputError(f"the DANDI API answered HTTP {response.status_code} for {url}")
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise InputError(f"the DANDI API sent no JSON object for {url}")
+    return answer
+
+
+def field(entry: dict[str, Any], name: str, *, where: str) -> str:
+    value = entry.get(name) if isinstance(entry, dict) else None
+    if not isinstance(value, str) or not value:
+        raise InputError(f"the DANDI API answer for {where} lacks `{name}`")
+    return value
+
+
+def walk_api(db: sqlite3.Connection, *, url: str, backoff: float = BACKOFF) -> int:
+    """Brings `dandi_assets` up to date with the API: dandisets whose `modified` changed (or are
+    new) are refetched, each in one transaction; dandisets gone from the API are dropped.
+    Returns the number of dandisets refetched."""
+    api = DandiApi(url, backoff=backoff)
+    listing = f"{api.url}/dandisets/"
+    seen = {
+        field(entry, "identifier", where=listing): field(entry, "modified", where=listing)
+        for entry in api.pages(f"{listing}?page_size={PAGE_SIZE}&draft=true&empty=true")
+    }
+    known = dict(db.execute("SELECT dandiset_id, modified FROM dandi_dandisets").fetchall())
+    refetched = 0
+    for dandiset, modified in sorted(seen.items()):
+        if known.get(dandiset) == modified:
+            continue
+        rows = list(dandiset_assets(api, dandiset))
+        with transaction(db):
+            db.execute("DELETE FROM dandi_assets WHERE dandiset_id = ?", (dandiset,))
+            db.executemany("INSERT OR REPLACE INTO dandi_assets VALUES (?, ?, ?, ?, ?, 'api')", rows)
+            db.execute("INSERT OR REPLACE INTO dandi_dandisets VALUES (?, ?)", (dandiset, modified))
+        refetched += 1
+    gone = [dandiset for dandiset in known if dandiset not in seen]
+    if gone:
+        with transaction(db):
+            for dandiset in gone:
+                db.execute("DELETE FROM dandi_assets WHERE dandiset_id = ?", (dandiset,))
+                db.execute("DELETE FROM dandi_dandisets WHERE dandiset_id = ?", (dandiset,))
+    return refetched
+
+
+def dandiset_assets(api: DandiApi, dandiset: str) -> Iterator[tuple[str, str, str, str, str]]:
+    """(content id, dandiset, path, version, version modified) of every asset of every version."""
+    versions_url = f"{api.url}/dandisets/{dandiset}/versions/"
+    for entry in api.pages(f"{versions_url}?page_size={PAGE_SIZE}"):
+        version = field(entry, "version", where=versions_url)
+        modified = field(entry, "modified", where=versions_url)
+        assets_url = f"{api.url}/dandisets/{dandiset}/versions/{version}/assets/"
+        for asset in api.pages(f"{assets_url}?page_size={PAGE_SIZE}"):
+            path = field(asset, "path", where=assets_url)
+            blob, zarr = asset.get("blob"), asset.get("zarr")
+            content = blob if isinstance(blob, str) and blob else zarr
+            if not isinstance(content, str) or not content:
+                raise InputError(f"the DANDI API answer for {assets_url} has an asset with neither `blob` nor `zarr`")
+            yield content, dandiset, path, version, modified
+
+
+def mapping_bytes(location: str) -> bytes:
+    """The mapping file's bytes (a path or an http(s) URL), gunzipped when gzipped."""
+    if location.startswith(("http://", "https://")):
+        import requests
+
+        try:
+            response = requests.get(location, timeout=TIMEOUT)
+        except requests.RequestException as error:
+            raise InputError(f"cannot fetch the mapping {location} ({type(error).__name__})") from None
+        if response.status_code != 200:
+            raise InputError(f"cannot fetch the mapping {location}: HTTP {response.status_code}")
+        data = response.content
+    else:
+        try:
+            data = Path(location).read_bytes()
+        except OSError as error:
+            raise InputError(f"cannot read the mapping {location}: {error.strerror or error}") from None
+    try:
+        return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    except (OSError, EOFError) as error:
+        raise InputError(f"the mapping {location} is a broken gzip file: {str(error)[:80]}") from None
+
+
+def mapping_rows(location: str, data: bytes) -> Iterator[tuple[str, str, str]]:
+    """(content id, dandiset, path) of every entry, checked; the first bad entry is named."""
+    try:
+        mapping = json.loads(data)
+    except ValueError as error:
+        raise InputError(f"the mapping {location} is not JSON (or gzipped JSON): {str(error)[:80]}") from None
+    if not isinstance(mapping, dict):
+        raise InputError(f"the mapping {location} must be an object {{content_id: {{dandiset_id: path}}}}")
+    for content, places in mapping.items():
+        if not isinstance(places, dict) or not all(
+            isinstance(dandiset, str) and isinstance(path, str) for dandiset, path in places.items()
+        ):
+            raise InputError(f"the mapping {location}: entry {content[:80]!r} is not {{dandiset_id: path}}")
+        for dandiset, path in places.items():
+            yield content, dandiset, path
+
+
+def load_mapping(db: sqlite3.Connection, *, location: str) -> bool:
+    """Replaces the stored attribution with the mapping file's, in one transaction; a file whose
+    content is what was loaded last time is not loaded again.  True when it was loaded."""
+    data = mapping_bytes(location)
+    digest = hashlib.sha256(data).hexdigest().encode()
+    loaded = db.execute("SELECT value FROM meta WHERE name = 'dandi_mapping_sha256'").fetchone()
+    if loaded is not None and bytes(loaded[0]) == digest:
+        return False
+    with transaction(db):
+        db.execute("DELETE FROM dandi_assets")
+        db.execute("DELETE FROM dandi_dandisets")
+        rows = mapping_rows(location, data)
+        while chunk := list(itertools.islice(rows, 50_000)):
+            db.executemany("INSERT OR REPLACE INTO dandi_assets VALUES (?, ?, ?, 'mapping', '', 'mapping')", chunk)
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('dandi_mapping_sha256', ?)", (digest,))
+    return True
+
+
+class DandiAttribution:
+    """(dataset, asset path) of keys from the stored attribution, remembered for the whole pass
+    (the same blobs recur in every shard); ids are looked up 500 to a query."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.known: dict[str, tuple[str, str]] = {}
+
+    def __call__(self, keys: Sequence[str]) -> tuple[list[str], list[str]]:
+        missing = [key for key in keys if key not in self.known]
+        if missing:
+            self.known.update(zip(missing, self.resolve(missing), strict=True))
+        places = [self.known[key] for key in keys]
+        return [dataset for dataset, _ in places], [path for _, path in places]
+
+    def resolve(self, keys: Sequence[str]) -> list[tuple[str, str]]:
+        ids = {key: content_id(key) for key in keys}
+        found: dict[str, list[tuple[str, str, str]]] = {}
+        wanted = sorted({content for content in ids.values() if content})
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for content, dandiset, path, modified in self.db.execute(
+                "SELECT content_id, dandiset_id, path, version_modified FROM dandi_assets "
+                f"WHERE content_id IN ({marks})",
+                chunk,
+            ):
+                found.setdefault(content, []).append((dandiset, modified, path))
+        places = []
+        for key in keys:
+            entries = found.get(ids[key] or "", [])
+            dandisets = {dandiset for dandiset, _, _ in entries}
+            if len(dandisets) == 1:
+                places.append((entries[0][0], max(entries)[2]))  # the path of the most recent version
+            else:
+                places.append((UNASSOCIATED if not dandisets else UNDETERMINED, key))
+        return places
+
+
+@dataclass(frozen=True)
+class DandiSource:
+    """Where DANDI attribution comes from: a mapping file or URL, else the API at `api_url`."""
+
+    api_url: str = DEFAULT_API_URL
+    mapping: str | None = None
+
+    def refresh(self, db: sqlite3.Connection) -> None:
+        if self.mapping:
+            load_mapping(db, location=self.mapping)
+        else:
+            forget_mapping(db)
+            walk_api(db, url=self.api_url)
+
+
+def forget_mapping(db: sqlite3.Connection) -> None:
+    """Going from a mapping file to the API: the mapping's rows go, the API walk starts afresh."""
+    if db.execute("SELECT 1 FROM meta WHERE name = 'dandi_mapping_sha256'").fetchone() is None:
+        return
+    with transaction(db):
+        db.execute("DELETE FROM dandi_assets")
+        db.execute("DELETE FROM meta WHERE name = 'dandi_mapping_sha256'")
