@@ -62,6 +62,25 @@ SPECIAL_SUPERSET = (
 )  # fmt: skip
 
 
+MAPPED_PREFIX = b"\0" * 10 + b"\xff\xff"
+
+
+def number_of(ip: str) -> tuple[int, str] | None:
+    """(address number, canonical text) through the C parser (a tenth of `ipaddress`'s cost);
+    IPv4-mapped IPv6 unwrapped to IPv4.  None for text that is no address."""
+    try:
+        packed = socket.inet_pton(socket.AF_INET, ip)
+    except OSError:
+        try:
+            packed = socket.inet_pton(socket.AF_INET6, ip)
+        except OSError:
+            return None
+        if not packed.startswith(MAPPED_PREFIX):
+            return int.from_bytes(packed), socket.inet_ntop(socket.AF_INET6, packed)
+        packed = packed[12:]
+    return IPV4_MAPPED | int.from_bytes(packed), socket.inet_ntop(socket.AF_INET, packed)
+
+
 def is_bogon(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return (
         not address.is_global
@@ -200,15 +219,14 @@ class Classifier:
 
     def classify(self, ip: str) -> tuple[str | None, str]:
         """(label or None, the address in canonical form for the provider)."""
-        try:
-            address = parsed(ip)
-        except ValueError:
+        found = number_of(ip)
+        if found is None:
             return "unknown", ip
-        number = address_number(address)
-        if self.special.find(number) == "special" and is_bogon(address):
-            return "bogon", str(address)
+        number, canonical = found
+        if self.special.find(number) == "special" and is_bogon(parsed(canonical)):
+            return "bogon", canonical
         for table in (self.github, self.cloud, self.vpn):
             label = table.find(number)
             if label is not None:
-                return label, str(address)
-        return None, str(address)
+                return label, canonical
+        return None, canonical

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from ..cache import Cache, CachePaths, reader, transaction
 from ..errors import UsageError, storage_errors
-from .classify import RangeTable, address_number, parsed
+from .classify import RangeTable, number_of
 from .keys import IPKeys, existing_keys, load_keys, meta_value
 
 META_NAME = "exclude_ips"
@@ -59,11 +59,9 @@ class IPFilter:
         return cls(ranges=RangeTable.build(cidrs), patterns=patterns)
 
     def excludes(self, ip: str) -> bool:
-        try:
-            if self.ranges.find(address_number(parsed(ip))) is not None:
-                return True
-        except ValueError:
-            pass
+        found = number_of(ip)
+        if found is not None and self.ranges.find(found[0]) is not None:
+            return True
         return any(pattern.search(ip) for pattern in self.patterns)
 
     def keep_mask(self, ips: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -46,8 +46,17 @@ def cell(value: Any) -> str:
     return escape_text(text) if has_control(text) else text
 
 
+def row_text(row: Sequence[Any]) -> str:
+    """One TSV line; cells are escaped only when the plain line shows a control byte or a tab
+    too many (almost never: the fast path is one join and one search per line)."""
+    line = "\t".join(map(str, row))
+    if line.count("\t") == len(row) - 1 and not has_control(line.replace("\t", " ")):
+        return line
+    return "\t".join(cell(value) for value in row)
+
+
 def tsv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    lines = ["\t".join(header)] + ["\t".join(cell(value) for value in row) for row in rows]
+    lines = ["\t".join(header), *map(row_text, rows)]
     return "\n".join(lines) + "\n"
 
 
