@@ -47,6 +47,19 @@ def chosen_mode(settings: Settings, mode: Mode | None) -> Mode:
     return mode if mode is not None else Mode(settings.mode.value)
 
 
+def publishing_settings(
+    *, cache: Path | None, threshold: int | None, rounding: int | None, api_url: str | None, mapping: str | None
+) -> Settings:
+    """The settings of `update summaries` and `update totals`, flags on top."""
+    return load_settings(
+        cache=cache,
+        privacy_threshold=threshold,
+        privacy_rounding=rounding,
+        dandi_api_url=api_url,
+        dandi_mapping=mapping,
+    )
+
+
 def dandi_of(settings: Settings) -> DandiSource:
     return DandiSource(api_url=settings.dandi_api_url, mapping=settings.dandi_mapping)
 
@@ -63,12 +76,8 @@ def summaries_command(
     mapping: MappingOption = None,
 ) -> None:
     """Write per-dataset (generic), per-dandiset (dandi) or archive-wide (archive) summaries."""
-    settings = load_settings(
-        cache=cache,
-        privacy_threshold=privacy_threshold,
-        privacy_rounding=privacy_rounding,
-        dandi_api_url=api_url,
-        dandi_mapping=mapping,
+    settings = publishing_settings(
+        cache=cache, threshold=privacy_threshold, rounding=privacy_rounding, api_url=api_url, mapping=mapping
     )
     with drain_on_first_signal():
         report = update_summaries(
@@ -93,12 +102,8 @@ def totals_command(
     mapping: MappingOption = None,
 ) -> None:
     """Write totals.json (generic: over datasets; dandi: over dandisets) or archive_totals.json."""
-    settings = load_settings(
-        cache=cache,
-        privacy_threshold=privacy_threshold,
-        privacy_rounding=privacy_rounding,
-        dandi_api_url=api_url,
-        dandi_mapping=mapping,
+    settings = publishing_settings(
+        cache=cache, threshold=privacy_threshold, rounding=privacy_rounding, api_url=api_url, mapping=mapping
     )
     with drain_on_first_signal():
         report = update_totals(
