@@ -27,7 +27,7 @@ from typing import Any
 
 from .errors import InputError, LockedError, S3LogExtractionError, disk_error, storage_errors
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 TABLES = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE batches (
@@ -149,8 +149,18 @@ CREATE TABLE dandi_assets (
 );
 CREATE INDEX dandi_assets_dandiset ON dandi_assets(dandiset_id);
 """
+# Version 5: the batches folded into the summaries' aggregate store.
+VERSION_5 = """
+CREATE TABLE aggregated_batches (batch_id TEXT PRIMARY KEY);
+"""
 # How each version gets to the next: the script and the version it leaves (a new DB: all tables).
-MIGRATIONS = {0: (TABLES + VERSION_2, 2), 1: (MIGRATE_1_TO_2, 2), 2: (VERSION_3, 3), 3: (VERSION_4, 4)}
+MIGRATIONS = {
+    0: (TABLES + VERSION_2, 2),
+    1: (MIGRATE_1_TO_2, 2),
+    2: (VERSION_3, 3),
+    3: (VERSION_4, 4),
+    4: (VERSION_5, 5),
+}
 
 SHARD_SUFFIXES = {"tsv": ".tsv", "parquet": ".parquet"}
 FILE_MODE = 0o600
@@ -208,6 +218,11 @@ class CachePaths:
     @property
     def report(self) -> Path:
         return self.root / "report"
+
+    @property
+    def aggregates(self) -> Path:
+        """The summaries' aggregate store (see summarize/store.py)."""
+        return self.root / "aggregates"
 
     @property
     def ip_database(self) -> Path:

@@ -74,6 +74,9 @@ def summaries_command(
     privacy_rounding: PrivacyRoundingOption = None,
     api_url: ApiUrlOption = None,
     mapping: MappingOption = None,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Recompute the aggregate store from every shard first.")
+    ] = False,
 ) -> None:
     """Write per-dataset (generic), per-dandiset (dandi) or archive-wide (archive) summaries."""
     settings = publishing_settings(
@@ -88,8 +91,9 @@ def summaries_command(
             pick=names(pick),
             skip=names(skip),
             privacy=privacy_of(settings),
+            rebuild=rebuild,
         )
-    typer.echo(f"{report.files_written} files written in {report.summaries}", err=True)
+    typer.echo(report.summary(), err=True)
 
 
 def totals_command(
@@ -113,7 +117,7 @@ def totals_command(
             privacy=privacy_of(settings),
             dandi=dandi_of(settings),
         )
-    typer.echo(f"{report.files_written} files written in {report.summaries}", err=True)
+    typer.echo(report.summary(), err=True)
 
 
 def run_command(
@@ -164,9 +168,7 @@ def run_command(
     if report.summaries is None:
         typer.echo(f"run stopped on request before {report.stopped_before}; run again to finish", err=True)
         return
-    typer.echo(
-        f"summaries: {report.summaries.datasets} datasets, {report.summaries.files_written} files changed", err=True
-    )
+    typer.echo(report.summaries.summary(), err=True)
     typer.echo(f"summaries are in {report.summaries.summaries}")
     check_complete(report.extract)
     if report.partial:

@@ -27,6 +27,7 @@ from .publish import (
     totals,
     weekly_summaries,
 )
+from .store import update_store
 
 log = logging.getLogger("s3logextraction")
 
@@ -46,6 +47,13 @@ class SummaryReport:
     files_written: int
     summaries: Path
     pending_index: int
+    shards_aggregated: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"summaries: {self.datasets} datasets, {self.files_written} files changed in {self.summaries} "
+            f"({self.shards_aggregated} new shards aggregated)"
+        )
 
 
 def chosen_datasets(aggregates: Aggregates, *, pick: Sequence[str], skip: Sequence[str]) -> list[str]:
@@ -53,19 +61,19 @@ def chosen_datasets(aggregates: Aggregates, *, pick: Sequence[str], skip: Sequen
     return [name for name in every if (not pick or name in pick) and name not in skip]
 
 
-def load(cache: Cache, *, level: int, dandi: DandiSource | None) -> tuple[Aggregates, int]:
-    """One pass over the shards; with `dandi`, keys are attributed to dandisets (the attribution
-    is brought up to date first, so a failing API leaves the published files as they were)."""
-    rows = cache.db.execute("SELECT batch_id, format FROM batches ORDER BY batch_id").fetchall()
-    shards = [cache.paths.shard(batch_id=batch, shard_format=kind) for batch, kind in rows if kind == "parquet"]
-    pending = sum(1 for _, kind in rows if kind != "parquet")
+def load(cache: Cache, *, level: int, dandi: DandiSource | None, rebuild: bool) -> tuple[Aggregates, int]:
+    """The aggregate store brought up to date (new shards only, or all with `rebuild`), then
+    attributed: with `dandi`, to dandisets (the attribution is brought up to date first, so a
+    failing API leaves the published files as they were), else by key prefix."""
+    pending = cache.db.execute("SELECT count(*) FROM batches WHERE format != 'parquet'").fetchone()[0]
     if pending:
         log.warning("%d shards of an older version wait for `update ip indexes` and are not counted yet", pending)
+    if dandi is not None:
+        dandi.refresh(cache.db)
+    store = update_store(cache, rebuild=rebuild)
     if dandi is None:
-        return aggregate(shards=shards, db=cache.db, attribute=generic_attribution(level)), pending
-    dandi.refresh(cache.db)
-    attribute = DandiAttribution(cache.db)
-    return aggregate(shards=shards, db=cache.db, attribute=attribute, weekly=True), pending
+        return aggregate(store=store, db=cache.db, attribute=generic_attribution(level)), pending
+    return aggregate(store=store, db=cache.db, attribute=DandiAttribution(cache.db), weekly=True), pending
 
 
 def publish(
@@ -77,12 +85,22 @@ def publish(
     skip: Sequence[str] = (),
     privacy: Privacy | None = None,
     dandi: DandiSource | None = None,
+    rebuild: bool = False,
 ) -> SummaryReport:
-    """Aggregates the shards once and writes each (what, mode) of `outputs`, what being
-    "summaries" or "totals"; `pick`/`skip` restrict the per-dataset summaries rewritten."""
+    """Folds new shards into the aggregate store and writes each (what, mode) of `outputs`, what
+    being "summaries" or "totals"; `pick`/`skip` restrict the per-dataset summaries rewritten."""
     check_level(level)
     with Cache.open_for_writing(cache, command="update summaries") as opened:
-        return publish_into(opened, outputs=outputs, level=level, pick=pick, skip=skip, privacy=privacy, dandi=dandi)
+        return publish_into(
+            opened,
+            outputs=outputs,
+            level=level,
+            pick=pick,
+            skip=skip,
+            privacy=privacy,
+            dandi=dandi,
+            rebuild=rebuild,
+        )
 
 
 def publish_into(
@@ -94,6 +112,7 @@ def publish_into(
     skip: Sequence[str] = (),
     privacy: Privacy | None = None,
     dandi: DandiSource | None = None,
+    rebuild: bool = False,
 ) -> SummaryReport:
     """`publish` in a cache the caller has opened (and locked), as `run` does.  Datasets are
     dandisets when an output is in DANDI mode (attribution from `dandi`, by default the DANDI
@@ -103,7 +122,7 @@ def publish_into(
     per_dataset_mode = Mode.dandi if any(mode == Mode.dandi for _, mode in outputs) else Mode.generic
     with storage_errors(what=opened.paths.root):
         source = (dandi or DandiSource()) if per_dataset_mode == Mode.dandi else None
-        aggregates, pending = load(opened, level=level, dandi=source)
+        aggregates, pending = load(opened, level=level, dandi=source, rebuild=rebuild)
         every = chosen_datasets(aggregates, pick=(), skip=())
         picked = chosen_datasets(aggregates, pick=pick, skip=skip)
         files: Files = {}
@@ -123,7 +142,11 @@ def publish_into(
             root=opened.paths.summaries, staging=opened.paths.staging, files=files, live_folders=live
         )
         return SummaryReport(
-            datasets=len(every), files_written=written, summaries=opened.paths.summaries, pending_index=pending
+            datasets=len(every),
+            files_written=written,
+            summaries=opened.paths.summaries,
+            pending_index=pending,
+            shards_aggregated=aggregates.shards_aggregated,
         )
 
 
@@ -147,10 +170,14 @@ def update_summaries(
     skip: Sequence[str] = (),
     privacy: Privacy | None = None,
     dandi: DandiSource | None = None,
+    rebuild: bool = False,
 ) -> SummaryReport:
-    """Writes summaries/<dataset>/*.tsv (generic, dandi) or summaries/archive/*.tsv (archive)."""
+    """Writes summaries/<dataset>/*.tsv (generic, dandi) or summaries/archive/*.tsv (archive);
+    `rebuild` recomputes the aggregate store from every shard first."""
     outputs = [("summaries", Mode(mode))]
-    return publish(cache=cache, outputs=outputs, level=level, pick=pick, skip=skip, privacy=privacy, dandi=dandi)
+    return publish(
+        cache=cache, outputs=outputs, level=level, pick=pick, skip=skip, privacy=privacy, dandi=dandi, rebuild=rebuild
+    )
 
 
 def update_totals(

@@ -1,0 +1,69 @@
+"""What a night costs: `run` after adding one new day (about 3% of the corpus) to a cache that
+holds the rest, against `run` on that day alone in a fresh cache; a no-op `run` against the full
+run; the aggregate store's size against the shards'.  All in one invocation.
+
+    python benchmarks/bench_nightly.py --size 1G --seed 2
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import corpus_from_arguments
+
+SCRIPT = str(Path(sys.executable).with_name("s3logextraction"))
+
+
+def timed_run(logs: Path, cache: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [SCRIPT, "run", str(logs), "--cache", str(cache), "--workers", "2", "--settle-seconds", "0"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def du(path: Path) -> int:
+    return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+
+
+def main() -> None:
+    args, files, _ = corpus_from_arguments(__doc__, size="1G", seed=2, folder="nightly")
+    night = files[-max(1, len(files) * 3 // 100) :]
+    history = files[: len(files) - len(night)]
+    with tempfile.TemporaryDirectory(prefix="s3le-bench-") as scratch:
+        root = Path(scratch)
+        past, alone = root / "past", root / "alone"
+        for folder, chosen in ((past, history), (alone, night)):
+            for path in chosen:
+                target = folder / path.relative_to(args.dir / "logs")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+        full = timed_run(past, root / "cache")
+        shards = du(root / "cache" / "shards")
+        store = du(root / "cache" / "aggregates")
+        idle = timed_run(past, root / "cache")
+        for path in night:  # the new night arrives beside the history
+            target = past / path.relative_to(args.dir / "logs")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+        next_night = timed_run(past, root / "cache")
+        fresh = timed_run(alone, root / "fresh")
+    print(f"history: {len(history)} objects; the night: {len(night)} objects")
+    print(f"full run over the history: {full:.2f} s; no-op run: {idle:.2f} s = {idle / full:.3f}x (target <= 0.02x)")
+    print(f"the night on the full cache: {next_night:.2f} s; the night alone in a fresh cache: {fresh:.2f} s")
+    print(f"ratio: {next_night / fresh:.2f}x (target <= 2x)")
+    print(f"aggregate store: {store / 1e6:.1f} MB = {store / shards:.3f} of the shards ({shards / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Nights cost in proportion to the night: the aggregate store folds in only new shards, gives
+the same files as a rebuild and as one fresh run over everything, and survives SIGKILL."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import age, cli
+
+SCRIPT = str(Path(sys.executable).with_name("s3logextraction"))
+
+
+def published(cache: Path) -> dict[str, str]:
+    root = cache / "summaries"
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def nights(logs: Path, count: int) -> list[list[Path]]:
+    """The corpus's objects split into `count` nights (in name order, as AWS delivers them)."""
+    objects = sorted(path for path in logs.rglob("*") if path.is_file())
+    size = -(-len(objects) // count)
+    return [objects[start : start + size] for start in range(0, len(objects), size)]
+
+
+def deliver(folder: Path, objects: list[Path], *, root: Path) -> None:
+    for path in objects:
+        target = folder / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    age(folder)
+
+
+@pytest.fixture(scope="module")
+def reference(small_corpus: tuple[Path, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The files of one fresh run over every log."""
+    cache = tmp_path_factory.mktemp("reference") / "cache"
+    assert cli("run", str(small_corpus[0]), "--cache", str(cache), "--workers", "2").returncode == 0
+    return published(cache)
+
+
+def test_night_after_night_equals_one_run_and_a_rebuild(
+    small_corpus: tuple[Path, dict[str, Any]], reference: dict[str, str], tmp_path: Path
+) -> None:
+    logs, _ = small_corpus
+    folder, cache = tmp_path / "logs", tmp_path / "cache"
+    folder.mkdir()
+    for night in nights(logs, 4):
+        deliver(folder, night, root=logs)
+        result = cli("run", str(folder), "--cache", str(cache), "--batch-size", "1M")
+        assert result.returncode == 0, result.stderr
+        new_batches = result.stderr.split(" log objects in ")[1].split(" batches")[0]
+        assert f"({new_batches} new shards aggregated)" in result.stderr, "only the night's shards are read"
+    assert published(cache) == reference
+    idle = cli("run", str(folder), "--cache", str(cache))
+    assert "(0 new shards aggregated)" in idle.stderr and "0 files changed" in idle.stderr
+    rebuilt = cli("update", "summaries", "--cache", str(cache), "--rebuild")
+    assert rebuilt.returncode == 0 and "new shards aggregated" in rebuilt.stderr
+    assert "(0 new shards aggregated)" not in rebuilt.stderr
+    assert published(cache) == reference
+    assert cli("update", "summaries", "--cache", str(cache), "--level", "2").returncode == 0
+    assert published(cache) != reference, "a new level republishes from the store without any shard"
+    assert cli("update", "summaries", "--cache", str(cache)).returncode == 0
+    assert published(cache) == reference
+
+
+def test_a_reset_extraction_empties_the_store(
+    small_corpus: tuple[Path, dict[str, Any]], reference: dict[str, str], tmp_path: Path
+) -> None:
+    logs, _ = small_corpus
+    cache = tmp_path / "cache"
+    assert cli("run", str(logs), "--cache", str(cache), "--limit", "20").returncode == 0
+    assert cli("reset", "extraction", "--cache", str(cache), "--yes").returncode == 0
+    assert cli("run", str(logs), "--cache", str(cache)).returncode == 0
+    assert published(cache) == reference
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_sigkill_in_summaries_at_any_instant(
+    small_corpus: tuple[Path, dict[str, Any]], reference: dict[str, str], tmp_path: Path, seed: int
+) -> None:
+    """`run` killed at a random instant of its later stages (store fold, publish), then rerun."""
+    logs, _ = small_corpus
+    cache = tmp_path / "cache"
+    assert cli("extract", str(logs), "--cache", str(cache), "--workers", "2", "--batch-size", "512K").returncode == 0
+    process = subprocess.Popen([SCRIPT, "run", str(logs), "--cache", str(cache)], stderr=subprocess.DEVNULL)
+    time.sleep(random.Random(seed).uniform(0.2, 2.5))
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    result = cli("run", str(logs), "--cache", str(cache))
+    assert result.returncode == 0, result.stderr
+    assert published(cache) == reference
+    assert len(list((cache / "aggregates").iterdir())) == 2, "one generation of the store, nothing left over"
+    assert not [path for path in (cache / "staging").rglob("*") if path.is_file()]
