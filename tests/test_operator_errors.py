@@ -423,6 +423,8 @@ def test_every_command_is_a_library_function_that_leaves_the_process_alone(tmp_p
     assert s3logextraction.status(cache=cache)["lines_kept"] == 5
     assert s3logextraction.update_summaries(cache=cache).files_written == 8
     assert s3logextraction.update_totals(cache=cache).files_written == 1
+    assert s3logextraction.update_ip_regions(cache=cache).classified == 3, "three requesters, labelled once"
+    assert s3logextraction.update_ip_coordinates(cache=cache).unplaced == []
     assert s3logextraction.run(logs, cache=cache, settle_seconds=0).summaries is not None
     assert s3logextraction.show_ip(cache=cache, ip_id=1, password=None) == "198.51.100.1"
     assert s3logextraction.rotate_key(cache=cache, password=None, new_password="new") == 3

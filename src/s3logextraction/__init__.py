@@ -18,6 +18,7 @@ from .ips.admin import rotate_key, show_ip
 from .ips.index import update_ip_indexes
 from .parse import parse
 from .pipeline import RunReport, run
+from .share import ShareTarget, share
 from .status import status
 from .summarize import Mode, SummaryReport, update_summaries, update_totals
 
@@ -26,6 +27,7 @@ __all__ = [
     "Geolocation",
     "Mode",
     "RunReport",
+    "ShareTarget",
     "SummaryReport",
     "__version__",
     "extract",
@@ -33,6 +35,7 @@ __all__ = [
     "reset_extraction",
     "rotate_key",
     "run",
+    "share",
     "show_ip",
     "status",
     "stop",

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     mode: ExtractMode = ExtractMode.generic
     dandi_api_url: str = DEFAULT_API_URL
     dandi_mapping: str | None = None
+    share_git: str | None = None
+    share_branch: str = "main"
+    share_path: str = "summaries"
     ip_provider: ProviderName | None = None
     mmdb: Path | None = None
     vpn_ranges: Path | None = None

@@ -23,6 +23,7 @@ from .geolocate import Geolocation, coordinates_into, regions_into
 from .ips.coordinates import CoordinatesReport
 from .ips.regions import RegionsReport
 from .operations import ExtractMode
+from .share import ShareReport, ShareTarget, share_into
 from .sources import LogSource
 from .summarize import Mode, SummaryReport, everything, publish_into
 from .summarize.privacy import Privacy
@@ -37,6 +38,7 @@ class RunReport:
     stopped_before: str | None = None
     regions: RegionsReport | None = None
     coordinates: CoordinatesReport | None = None
+    shared: ShareReport | None = None
     partial: list[str] = field(default_factory=list)
 
 
@@ -50,6 +52,7 @@ def run(
     geolocation: Geolocation | None = None,
     mode: ExtractMode | str = ExtractMode.generic,
     dandi: DandiSource | None = None,
+    share: ShareTarget | None = None,
     **extract_options: Any,
 ) -> RunReport:
     """extract (with indexing), then summaries, totals, archive summaries and archive totals from
@@ -84,6 +87,8 @@ def run(
         with stage("summaries"):
             outputs = everything(Mode(ExtractMode(mode).value))
             report.summaries = publish_into(opened, outputs=outputs, level=level, privacy=rules, dandi=dandi)
+        if share is not None:
+            report.shared = kept_when_partial("share", lambda: share_into(opened, target=share), report=report)
         return report
 
 
@@ -97,7 +102,8 @@ def stopped(request: StopRequest, report: RunReport, *, before: str) -> bool:
 
 
 def kept_when_partial(name: str, action: Callable[[], T], *, report: RunReport) -> T | None:
-    """Runs a geolocation stage; a service that stopped is noted and the night goes on."""
+    """Runs a stage that talks to a service (geolocation, the git remote); a service that stopped
+    is noted and the night goes on."""
     with stage(name):
         try:
             return action()

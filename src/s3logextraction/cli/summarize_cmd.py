@@ -31,6 +31,7 @@ from .options import (
     SettleOption,
     WorkersOption,
 )
+from .share_cmd import share_target
 from .signals import drain_on_first_signal
 
 
@@ -135,6 +136,14 @@ def run_command(
     mode: ExtractModeOption = None,
     api_url: ApiUrlOption = None,
     mapping: MappingOption = None,
+    share: Annotated[
+        str | None,
+        typer.Option(
+            "--share",
+            help="Last, commit and push the summaries to this git repository (see `share`).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Every stage in order, each doing only new work: the one command the nightly CRON job needs."""
     settings = extraction_settings(
@@ -148,6 +157,7 @@ def run_command(
         mode=mode,
         dandi_api_url=api_url,
         dandi_mapping=mapping,
+        share_git=share,
     )
     rules = privacy_of(settings)
     with drain_on_first_signal() as stop_event:
@@ -159,6 +169,7 @@ def run_command(
             stop=stop_event,
             geolocation=geolocation_of(settings),
             dandi=dandi_of(settings),
+            share=share_target(settings),
             **extraction_options(settings, limit=limit, retry_failed=retry_failed),
         )
     typer.echo(report.extract.summary(), err=True)
@@ -170,6 +181,8 @@ def run_command(
         return
     typer.echo(report.summaries.summary(), err=True)
     typer.echo(f"summaries are in {report.summaries.summaries}")
+    if report.shared is not None:
+        typer.echo(report.shared.summary(), err=True)
     check_complete(report.extract)
     if report.partial:
         raise PartialError("; ".join(report.partial))
