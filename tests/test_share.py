@@ -121,3 +121,13 @@ def test_share_from_python_without_push(tmp_path: Path, remote: Path) -> None:
     assert report.committed and not report.pushed
     unborn = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "main"], cwd=remote, capture_output=True)
     assert unborn.returncode != 0, "nothing reached the remote"
+
+
+def test_share_in_the_config_file_makes_it_the_last_stage(tmp_path: Path, remote: Path, isolated_home: Path) -> None:
+    config = isolated_home / "config" / "s3logextraction" / "config.yaml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f"share:\n  git: {remote}\n  path: stats\n")
+    logs = write_logs(tmp_path / "logs", {"alpha/x.bin": 3})
+    result = cli("run", str(logs), "--cache", str(tmp_path / "cache"))
+    assert result.returncode == 0 and "pushed" in result.stderr, result.stderr
+    assert "stats/alpha/by_day.tsv" in tree(remote)

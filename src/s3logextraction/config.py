@@ -150,11 +150,25 @@ def read_file_settings() -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {error.strerror or error}") from None
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path} must hold a mapping of settings (name: value), not a {type(loaded).__name__}")
+    loaded = flattened(loaded, path=path)
     known = set(Settings.model_fields)
     for name in loaded:
         if name not in known:
             raise ConfigError(f"{path}: unknown setting {name!r}; known settings are {', '.join(sorted(known))}")
     return loaded
+
+
+def flattened(loaded: dict[str, Any], *, path: Path) -> dict[str, Any]:
+    """`share: {git: URL, branch: B, path: P}` in the file is `share_git`, `share_branch`, `share_path`."""
+    nested = loaded.get("share")
+    if nested is None:
+        return loaded
+    if not isinstance(nested, dict):
+        raise ConfigError(f"{path}: share must be a mapping such as {{git: URL, branch: main, path: summaries}}")
+    flat = {name: value for name, value in loaded.items() if name != "share"}
+    for name, value in nested.items():
+        flat[f"share_{name}"] = value
+    return flat
 
 
 def write_file_setting(*, name: str, value: Any) -> Path:
