@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
-from ..cache import FOLDER_MODE, create_private, fsync_directory, make_private_folder
+from ..cache import FOLDER_MODE, create_private, make_private_folder, sync_filesystem
 from ..datasets import dataset_folder
 from ..datasets.dandi import ASSET_TYPES, asset_type
 from ..text import escape_text, has_control
@@ -224,24 +224,25 @@ def changed(root: Path, files: Files) -> Files:
 
 def publish_files(*, root: Path, staging: Path, files: Files, live_folders: set[str] | None) -> int:
     """Replaces the changed files of `files` under `root` as a set; with `live_folders`, dataset
-    folders outside it are removed.  Returns the number of files written."""
+    folders outside it are removed.  Returns the number of files written.  Every staged file is
+    on disk (one syncfs for all of them) before the first rename, and the renames are on disk
+    (a second syncfs) before this returns."""
     todo = changed(root, files)
     scratch = staging / "summaries"
     try:
         for name, content in todo.items():
             target = scratch / name
             make_private_folder(target.parent)
-            descriptor = create_private(target)
-            with os.fdopen(descriptor, "wb") as handle:
+            with os.fdopen(create_private(target), "wb") as handle:
                 handle.write(content.encode("utf-8"))
-                handle.flush()
-                os.fsync(handle.fileno())
         make_private_folder(root)
+        if todo:
+            sync_filesystem(scratch)
         for name in todo:
             (root / name).parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
             os.replace(scratch / name, root / name)
-        for folder in {(root / name).parent for name in todo}:
-            fsync_directory(folder)
+        if todo:
+            sync_filesystem(root)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if live_folders is not None:
