@@ -8,6 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from s3logextraction import extract
@@ -261,3 +262,10 @@ def test_long_dataset_names_are_bounded_and_distinct() -> None:
     folders = [dataset_folder(name) for name in names]
     assert len(set(folders)) == 3
     assert all(len(folder.encode()) <= 200 for folder in folders)
+
+
+@pytest.mark.parametrize(("threshold", "rounding"), [(50, 20), (45, 20), (1, 1), (7, 10), (100, 30)])
+def test_protect_array_is_protect_on_every_count(threshold: int, rounding: int) -> None:
+    rules = Privacy(threshold=threshold, rounding=rounding)
+    counts = list(range(0, 400))
+    assert rules.protect_array(pa.array(counts, pa.int64())).to_pylist() == [str(rules.protect(n)) for n in counts]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from ..errors import ConfigError
 
 
@@ -27,3 +30,10 @@ class Privacy:
         if rounded < self.threshold:
             rounded = -(-self.threshold // self.rounding) * self.rounding
         return rounded
+
+    def protect_array(self, counts: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+        """`protect` over a column of counts, as text (one pass of pyarrow kernels)."""
+        rounded = pc.multiply(pc.divide(pc.add(counts, self.rounding // 2), self.rounding), self.rounding)
+        floor = -(-self.threshold // self.rounding) * self.rounding
+        rounded = pc.if_else(pc.less(rounded, self.threshold), floor, rounded)
+        return pc.if_else(pc.less(counts, self.threshold), f"<{self.threshold}", pc.cast(rounded, pa.string()))
