@@ -60,14 +60,6 @@ def corpus() -> Path:
     return CORPUS
 
 
-@pytest.fixture(scope="session")
-def shared_corpus() -> Path:
-    """The organisation's acceptance corpus beside the repository, when it is there."""
-    if not (SHARED_CORPUS / "EXPECTED.tsv").exists():
-        pytest.skip(f"no shared acceptance corpus at {SHARED_CORPUS} (a plain clone has none)")
-    return SHARED_CORPUS
-
-
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 16 MB file system (tmpfs) that tests fill up: ENOSPC as a full disk gives it."""
