@@ -205,6 +205,33 @@ def test_only_changed_dandisets_are_fetched_again(dandi_cache: Path) -> None:
     )
 
 
+def test_a_new_mapping_and_a_new_night_are_attributed_afresh(dandi_cache: Path, tmp_path: Path) -> None:
+    """Resolved keys are remembered between runs: a changed mapping must re-attribute the old
+    keys and a new night's keys must be resolved, exactly as a fresh cache would."""
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    first.write_text(json.dumps(MAPPING))
+    assert cli("update", "summaries", "--cache", str(dandi_cache), "--mode", "dandi", "--mapping", str(first),
+               *EXACT).returncode == 0  # fmt: skip
+    night = write_logs(tmp_path / "night", [(blob(N), 20, 200, 11, 1)])
+    logs = dandi_cache.parent / "logs"
+    os.rename(night / "2024-05-14-00-00-00-0123456789ABCDEF", logs / "2024-05-21-00-00-00-0123456789ABCDEF")
+    age(logs)
+    second.write_text(json.dumps({**MAPPING, C: {"000001": "moved/c.nii.gz"}, N: {"000002": "n.nwb"}}))
+    assert cli("extract", str(logs), "--cache", str(dandi_cache), "--mode", "dandi").returncode == 0
+    result = cli("update", "summaries", "--cache", str(dandi_cache), "--mode", "dandi", "--mapping", str(second),
+                 *EXACT)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    head = "bytes_sent\tnumber_of_requests\tnumber_of_downloads"
+    assert "moved/c.nii.gz\t70\t1\t1\n" in read(dandi_cache / "summaries" / "000001" / "by_asset.tsv")
+    assert read(dandi_cache / "summaries" / "000002" / "by_asset.tsv") == f"asset_path\t{head}\nn.nwb\t20\t2\t2\n"
+    assert not (dandi_cache / "summaries" / "unassociated").exists()
+    fresh = tmp_path / "fresh"
+    assert cli("extract", str(logs), "--cache", str(fresh), "--mode", "dandi").returncode == 0
+    assert cli("update", "summaries", "--cache", str(fresh), "--mode", "dandi", "--mapping", str(second),
+               *EXACT).returncode == 0  # fmt: skip
+    assert published(fresh) == published(dandi_cache)
+
+
 def test_a_failing_api_changes_nothing(dandi_cache: Path) -> None:
     with fake_dandi(archive()) as api:
         url = f"{api.url}/api"

@@ -18,8 +18,10 @@ import gzip
 import hashlib
 import itertools
 import json
+import secrets
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ from ..errors import InputError, ServiceError
 from .generic import UNDETERMINED
 
 UNASSOCIATED = "unassociated"
+ATTRIBUTION_TOKEN = "dandi_attribution_token"
 DEFAULT_API_URL = "https://api.dandiarchive.org/api"
 RETRIES = 4
 BACKOFF = 0.5  # seconds before the first retry, doubled each time
@@ -126,6 +129,18 @@ def field(entry: dict[str, Any], name: str, *, where: str) -> str:
     return value
 
 
+def changed_attribution(db: sqlite3.Connection) -> None:
+    """Marks the stored attribution as changed (inside the transaction that changes it), so any
+    resolution remembered from it is recomputed."""
+    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (ATTRIBUTION_TOKEN, secrets.token_hex(8).encode()))
+
+
+def attribution_token(db: sqlite3.Connection) -> str:
+    """Changes whenever the stored attribution does."""
+    row = db.execute("SELECT value FROM meta WHERE name = ?", (ATTRIBUTION_TOKEN,)).fetchone()
+    return bytes(row[0]).decode() if row else ""
+
+
 def walk_api(db: sqlite3.Connection, *, url: str, backoff: float = BACKOFF) -> int:
     """Brings `dandi_assets` up to date with the API: dandisets whose `modified` changed (or are
     new) are refetched, each in one transaction; dandisets gone from the API are dropped.
@@ -146,6 +161,7 @@ def walk_api(db: sqlite3.Connection, *, url: str, backoff: float = BACKOFF) -> i
             db.execute("DELETE FROM dandi_assets WHERE dandiset_id = ?", (dandiset,))
             db.executemany("INSERT OR REPLACE INTO dandi_assets VALUES (?, ?, ?, ?, ?, 'api')", rows)
             db.execute("INSERT OR REPLACE INTO dandi_dandisets VALUES (?, ?)", (dandiset, modified))
+            changed_attribution(db)
         refetched += 1
     gone = [dandiset for dandiset in known if dandiset not in seen]
     if gone:
@@ -153,6 +169,7 @@ def walk_api(db: sqlite3.Connection, *, url: str, backoff: float = BACKOFF) -> i
             for dandiset in gone:
                 db.execute("DELETE FROM dandi_assets WHERE dandiset_id = ?", (dandiset,))
                 db.execute("DELETE FROM dandi_dandisets WHERE dandiset_id = ?", (dandiset,))
+            changed_attribution(db)
     return refetched
 
 
@@ -172,23 +189,42 @@ def dandiset_assets(api: DandiApi, dandiset: str) -> Iterator[tuple[str, str, st
             yield content, dandiset, path, version, modified
 
 
-def mapping_bytes(location: str) -> bytes:
-    """The mapping file's bytes (a path or an http(s) URL), gunzipped when gzipped."""
-    if location.startswith(("http://", "https://")):
-        import requests
+def fetched_mapping(location: str) -> bytes | None:
+    """The raw bytes of a mapping given as an http(s) URL; None for a local file (read later,
+    and only when its digest says it changed)."""
+    if not location.startswith(("http://", "https://")):
+        return None
+    import requests
 
-        try:
-            response = requests.get(location, timeout=TIMEOUT)
-        except requests.RequestException as error:
-            raise InputError(f"cannot fetch the mapping {location} ({type(error).__name__})") from None
-        if response.status_code != 200:
-            raise InputError(f"cannot fetch the mapping {location}: HTTP {response.status_code}")
-        data = response.content
-    else:
-        try:
-            data = Path(location).read_bytes()
-        except OSError as error:
-            raise InputError(f"cannot read the mapping {location}: {error.strerror or error}") from None
+    try:
+        response = requests.get(location, timeout=TIMEOUT)
+    except requests.RequestException as error:
+        raise InputError(f"cannot fetch the mapping {location} ({type(error).__name__})") from None
+    if response.status_code != 200:
+        raise InputError(f"cannot fetch the mapping {location}: HTTP {response.status_code}")
+    return bytes(response.content)
+
+
+def read_mapping(location: str) -> bytes:
+    try:
+        return Path(location).read_bytes()
+    except OSError as error:
+        raise InputError(f"cannot read the mapping {location}: {error.strerror or error}") from None
+
+
+def mapping_digest(location: str, fetched: bytes | None) -> bytes:
+    """SHA-256 of the mapping as stored (a local file is hashed in chunks, never held whole)."""
+    if fetched is not None:
+        return hashlib.sha256(fetched).hexdigest().encode()
+    try:
+        with open(location, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest().encode()
+    except OSError as error:
+        raise InputError(f"cannot read the mapping {location}: {error.strerror or error}") from None
+
+
+def mapping_text(location: str, data: bytes) -> bytes:
+    """The mapping's JSON, gunzipped when gzipped."""
     try:
         return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
     except (OSError, EOFError) as error:
@@ -214,12 +250,13 @@ def mapping_rows(location: str, data: bytes) -> Iterator[tuple[str, str, str]]:
 
 def load_mapping(db: sqlite3.Connection, *, location: str) -> bool:
     """Replaces the stored attribution with the mapping file's, in one transaction; a file whose
-    content is what was loaded last time is not loaded again.  True when it was loaded."""
-    data = mapping_bytes(location)
-    digest = hashlib.sha256(data).hexdigest().encode()
+    bytes are what was loaded last time is not loaded again.  True when it was loaded."""
+    fetched = fetched_mapping(location)
+    digest = mapping_digest(location, fetched)
     loaded = db.execute("SELECT value FROM meta WHERE name = 'dandi_mapping_sha256'").fetchone()
     if loaded is not None and bytes(loaded[0]) == digest:
         return False
+    data = mapping_text(location, read_mapping(location) if fetched is None else fetched)
     with transaction(db):
         db.execute("DELETE FROM dandi_assets")
         db.execute("DELETE FROM dandi_dandisets")
@@ -227,46 +264,47 @@ def load_mapping(db: sqlite3.Connection, *, location: str) -> bool:
         while chunk := list(itertools.islice(rows, 50_000)):
             db.executemany("INSERT OR REPLACE INTO dandi_assets VALUES (?, ?, ?, 'mapping', '', 'mapping')", chunk)
         db.execute("INSERT OR REPLACE INTO meta VALUES ('dandi_mapping_sha256', ?)", (digest,))
+        changed_attribution(db)
     return True
 
 
-class DandiAttribution:
-    """(dataset, asset path) of keys from the stored attribution, remembered for the whole pass
-    (the same blobs recur in every shard); ids are looked up 500 to a query."""
+def dandi_places(keys: Sequence[str], *, db: sqlite3.Connection) -> tuple[list[str], list[str]]:
+    """(datasets, asset paths) of object keys from the stored attribution, resolved by one query
+    that walks the attribution in content-id order (an id found in several dandisets is
+    `undetermined`, in none `unassociated`; both keep the key as their asset path)."""
+    ids = [content_id(key) for key in keys]
+    rows = db.execute(
+        "SELECT a.content_id, a.dandiset_id, a.version_modified, a.path "
+        "FROM json_each(?) AS wanted JOIN dandi_assets AS a ON a.content_id = wanted.value",
+        (json.dumps(sorted({content for content in ids if content})),),
+    ).fetchall()
+    found = {content: (dandiset, path) for content, dandiset, _, path in rows}
+    if len(found) < len(rows):
+        found.update(latest_places(rows))
+    datasets, paths = [], []
+    for key, content in zip(keys, ids, strict=True):
+        dataset, path = found.get(content or "", (UNASSOCIATED, key))
+        datasets.append(dataset)
+        paths.append(path if dataset not in (UNDETERMINED, UNASSOCIATED) else key)
+    return datasets, paths
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-        self.known: dict[str, tuple[str, str]] = {}
 
-    def __call__(self, keys: Sequence[str]) -> tuple[list[str], list[str]]:
-        missing = [key for key in keys if key not in self.known]
-        if missing:
-            self.known.update(zip(missing, self.resolve(missing), strict=True))
-        places = [self.known[key] for key in keys]
-        return [dataset for dataset, _ in places], [path for _, path in places]
-
-    def resolve(self, keys: Sequence[str]) -> list[tuple[str, str]]:
-        ids = {key: content_id(key) for key in keys}
-        found: dict[str, list[tuple[str, str, str]]] = {}
-        wanted = sorted({content for content in ids.values() if content})
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for content, dandiset, path, modified in self.db.execute(
-                "SELECT content_id, dandiset_id, path, version_modified FROM dandi_assets "
-                f"WHERE content_id IN ({marks})",
-                chunk,
-            ):
-                found.setdefault(content, []).append((dandiset, modified, path))
-        places = []
-        for key in keys:
-            entries = found.get(ids[key] or "", [])
-            dandisets = {dandiset for dandiset, _, _ in entries}
-            if len(dandisets) == 1:
-                places.append((entries[0][0], max(entries)[2]))  # the path of the most recent version
-            else:
-                places.append((UNASSOCIATED if not dandisets else UNDETERMINED, key))
-        return places
+def latest_places(rows: Sequence[tuple[str, str, str, str]]) -> dict[str, tuple[str, str]]:
+    """(dandiset, path) of the ids that have several rows: `undetermined` when they are in
+    several dandisets, else the path of the most recent version."""
+    counts = Counter(content for content, _, _, _ in rows)
+    several: dict[str, list[tuple[str, str, str]]] = {}
+    for content, dandiset, modified, path in rows:
+        if counts[content] > 1:
+            several.setdefault(content, []).append((dandiset, modified, path))
+    places = {}
+    for content, entries in several.items():
+        if len({dandiset for dandiset, _, _ in entries}) > 1:
+            places[content] = (UNDETERMINED, "")
+        else:
+            dandiset, _, path = max(entries)
+            places[content] = (dandiset, path)
+    return places
 
 
 @dataclass(frozen=True)
@@ -291,3 +329,4 @@ def forget_mapping(db: sqlite3.Connection) -> None:
     with transaction(db):
         db.execute("DELETE FROM dandi_assets")
         db.execute("DELETE FROM meta WHERE name = 'dandi_mapping_sha256'")
+        changed_attribution(db)

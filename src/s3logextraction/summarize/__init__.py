@@ -6,15 +6,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 
 import pyarrow.compute as pc
 
 from ..cache import Cache
 from ..datasets import check_level, dataset_folder
-from ..datasets.dandi import DandiAttribution, DandiSource
+from ..datasets.dandi import DandiSource, attribution_token, dandi_places
 from ..errors import storage_errors
-from .aggregate import Aggregates, aggregate, generic_attribution
+from .aggregate import Aggregates, Memo, aggregate, generic_attribution
 from .privacy import Privacy
 from .publish import (
     Files,
@@ -27,7 +28,7 @@ from .publish import (
     totals,
     weekly_summaries,
 )
-from .store import update_store
+from .store import memo_path, update_store
 
 log = logging.getLogger("s3logextraction")
 
@@ -73,7 +74,9 @@ def load(cache: Cache, *, level: int, dandi: DandiSource | None, rebuild: bool) 
     store = update_store(cache, rebuild=rebuild)
     if dandi is None:
         return aggregate(store=store, db=cache.db, attribute=generic_attribution(level)), pending
-    return aggregate(store=store, db=cache.db, attribute=DandiAttribution(cache.db), weekly=True), pending
+    memo = Memo(path=memo_path(cache), token=attribution_token(cache.db))
+    attribute = partial(dandi_places, db=cache.db)
+    return aggregate(store=store, db=cache.db, attribute=attribute, weekly=True, memo=memo), pending
 
 
 def publish(

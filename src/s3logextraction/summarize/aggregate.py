@@ -3,7 +3,9 @@
 The store (`store.py`) holds exact partial sums per (key, day) and (key, ip_id); here each
 distinct key goes once through the attribution (key prefix, or DANDI's dandisets) and pyarrow
 groups the partial sums by dataset.  Work and memory are bounded by the store's size, not by the
-number of requests.
+number of requests.  An attribution that costs a lookup per key (DANDI's) is remembered in a memo
+valid for one state of the attribution data (a token that changes with it), so a night resolves
+only the keys that are new.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.feather as feather
 
 from ..datasets import split_keys
-from .store import Store, summed
+from .store import Store, summed, write_table
 
 Attribute = Callable[[list[str]], tuple[list[str], list[str]]]  # distinct keys -> (datasets, asset paths)
 
@@ -35,7 +39,15 @@ class Aggregates:
 
 
 def grouped(table: pa.Table, keys: list[str]) -> pa.Table:
-    return summed(table, keys)
+    """Sums per `keys`, dictionary columns decoded (publishing works on plain strings)."""
+    return decoded(summed(table, keys))
+
+
+def decoded(table: pa.Table) -> pa.Table:
+    for index, column in enumerate(table.schema):
+        if pa.types.is_dictionary(column.type):
+            table = table.set_column(index, column.name, table.column(index).cast(column.type.value_type))
+    return table
 
 
 def week_of(dates: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -44,15 +56,63 @@ def week_of(dates: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.cast(pc.subtract(pc.cast(dates, pa.int32()), pc.cast(back, pa.int32())), pa.date32())
 
 
-def attributed(table: pa.Table, attribute: Attribute) -> pa.Table:
-    """`table` with its key replaced by dataset and asset path (each distinct key attributed once)."""
-    keys = pc.dictionary_encode(table["key"]).combine_chunks()
-    datasets, assets = attribute(keys.dictionary.to_pylist())
-    return (
-        table.drop_columns(["key"])
-        .append_column("dataset", pc.take(pa.array(datasets, pa.string()), keys.indices))
-        .append_column("asset_path", pc.take(pa.array(assets, pa.string()), keys.indices))
-    )
+@dataclass(frozen=True)
+class Memo:
+    """Where resolved keys are remembered, and the state of the attribution data they hold for."""
+
+    path: Path
+    token: str
+
+    def read(self) -> pa.Table | None:
+        """The remembered (key, dataset, asset_path), or None when absent, unreadable or stale."""
+        try:
+            table = feather.read_table(self.path)
+        except (OSError, pa.ArrowException):
+            return None
+        metadata = table.schema.metadata or {}
+        return table if metadata.get(b"token") == self.token.encode() else None
+
+    def write(self, table: pa.Table) -> None:
+        write_table(table.replace_schema_metadata({"token": self.token}), self.path)
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Dataset and asset path of each of the store's distinct keys, as dictionaries the key
+    indices point into (the dataset names themselves encoded once)."""
+
+    datasets: pa.DictionaryArray
+    assets: pa.Array
+
+    @classmethod
+    def of(cls, keys: pa.Array, attribute: Attribute, *, memo: Memo | None = None) -> Attribution:
+        """With `memo`, only keys it does not hold go through `attribute`, and it is rewritten
+        (for the current keys) when it lacked some."""
+        known = memo.read() if memo else None
+        if known is None:
+            known = pa.table({name: pa.array([], pa.string()) for name in ("key", "dataset", "asset_path")})
+        positions = pc.index_in(keys, value_set=known["key"])
+        missing = keys.filter(pc.is_null(positions))
+        if len(missing):
+            datasets, assets = attribute(missing.to_pylist())
+            resolved = pa.table({"key": missing, "dataset": datasets, "asset_path": assets}, schema=known.schema)
+            known = pa.concat_tables([known.replace_schema_metadata(None), resolved.replace_schema_metadata(None)])
+            positions = pc.index_in(keys, value_set=known["key"])
+        current = known.take(positions)
+        if memo and len(missing):
+            memo.write(current)
+        return cls(
+            datasets=pc.dictionary_encode(current["dataset"]).combine_chunks(),
+            assets=current["asset_path"].combine_chunks(),
+        )
+
+    def applied(self, table: pa.Table) -> pa.Table:
+        """`table` with its key replaced by dataset and asset path, both dictionary columns (no
+        string copied per row)."""
+        keys = table["key"].combine_chunks().indices
+        dataset = pa.DictionaryArray.from_arrays(pc.take(self.datasets.indices, keys), self.datasets.dictionary)
+        asset = pa.DictionaryArray.from_arrays(keys, self.assets)
+        return table.drop_columns(["key"]).append_column("dataset", dataset).append_column("asset_path", asset)
 
 
 def region_table(db: sqlite3.Connection) -> pa.Table:
@@ -67,9 +127,12 @@ def generic_attribution(level: int) -> Attribute:
     return partial(split_keys, level=level)
 
 
-def aggregate(*, store: Store, db: sqlite3.Connection, attribute: Attribute, weekly: bool = False) -> Aggregates:
-    days = attributed(store.day, attribute)
-    by_requester = grouped(attributed(store.requester, attribute), ["dataset", "ip_id"])
+def aggregate(
+    *, store: Store, db: sqlite3.Connection, attribute: Attribute, weekly: bool = False, memo: Memo | None = None
+) -> Aggregates:
+    attribution = Attribution.of(store.keys, attribute, memo=memo)
+    days = attribution.applied(store.day)
+    by_requester = grouped(attribution.applied(store.requester), ["dataset", "ip_id"])
     by_requester = by_requester.join(region_table(db), "ip_id", join_type="left outer")
     by_requester = by_requester.set_column(
         by_requester.column_names.index("region"), "region", pc.fill_null(by_requester["region"], "unknown")

@@ -27,7 +27,7 @@ import yaml
 from ..cache import FOLDER_MODE, create_private, make_private_folder, sync_filesystem
 from ..datasets import dataset_folder
 from ..datasets.dandi import ASSET_TYPES, asset_type
-from ..text import escape_text, has_control
+from ..text import CONTROL_TEXT, escape_text, has_control
 from .aggregate import Aggregates, grouped
 from .privacy import Privacy
 from .regions import country_of, is_place
@@ -41,34 +41,53 @@ DATASET_FILES = ("by_day.tsv", "by_asset.tsv", "by_region.tsv", "requester_count
 Files = dict[str, str]  # relative posix path -> content
 
 
+PROTECTED = ("number_of_requests", "number_of_downloads")
+
+
 def cell(value: Any) -> str:
     text = str(value)
     return escape_text(text) if has_control(text) else text
 
 
-def row_text(row: Sequence[Any]) -> str:
-    """One TSV line; cells are escaped only when the plain line shows a control byte or a tab
-    too many (almost never: the fast path is one join and one search per line)."""
-    line = "\t".join(map(str, row))
-    if line.count("\t") == len(row) - 1 and not has_control(line.replace("\t", " ")):
-        return line
-    return "\t".join(cell(value) for value in row)
+def text_cells(column: pa.ChunkedArray, *, name: str, privacy: Privacy) -> pa.ChunkedArray | pa.Array:
+    """One column as published text: counts through the privacy threshold, other values as
+    text, text values escaped when they hold a control character or a tab (rare: only then does
+    the column go through Python)."""
+    if name in PROTECTED:
+        return privacy.protect_array(column)
+    if not pa.types.is_string(column.type):
+        return pc.cast(column, pa.string())
+    if pc.any(pc.match_substring_regex(column, CONTROL_TEXT.pattern)).as_py():
+        return pa.array([cell(value) for value in column.to_pylist()], pa.string())
+    return column
 
 
-def tsv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    lines = ["\t".join(header), *map(row_text, rows)]
-    return "\n".join(lines) + "\n"
+def text_lines(table: pa.Table, *, columns: Sequence[str], privacy: Privacy) -> list[str]:
+    """The rows of `table` as TSV lines of `columns`, built column by column with pyarrow kernels
+    (a million rows cost no Python loop)."""
+    if not table.num_rows:
+        return []
+    cells = [text_cells(table[name], name=name, privacy=privacy) for name in columns]
+    lines: list[str] = pc.binary_join_element_wise(*cells, "\t").to_pylist()
+    return lines
 
 
-def count_rows(table: pa.Table, *, first: str, privacy: Privacy) -> list[tuple[Any, ...]]:
-    """(first, bytes, protected requests, protected downloads) sorted by `first`."""
-    ordered = table.sort_by(first)
-    return [
-        (str(label), sent, privacy.protect(requests), privacy.protect(downloads))
-        for label, sent, requests, downloads in zip(
-            *(ordered[name].to_pylist() for name in (first, *COUNT_COLUMNS)), strict=True
-        )
-    ]
+def tsv(header: Sequence[str], lines: Iterable[str]) -> str:
+    return "\n".join(["\t".join(header), *lines]) + "\n"
+
+
+def lines_by_dataset(table: pa.Table, *, columns: Sequence[str], privacy: Privacy) -> dict[str, list[str]]:
+    """Each dataset's TSV lines of `columns`, sorted by them, from one sort and one text pass over
+    all datasets (per-dataset kernels would cost datasets x kernels)."""
+    order = [name for name in columns if name not in COUNT_COLUMNS]
+    ordered = table.sort_by([(name, "ascending") for name in ("dataset", *order)])
+    lines = text_lines(ordered, columns=columns, privacy=privacy)
+    pieces: dict[str, list[str]] = {}
+    start = 0
+    for entry in pc.value_counts(ordered["dataset"]).to_pylist():
+        pieces[entry["values"]] = lines[start : start + entry["counts"]]
+        start += entry["counts"]
+    return pieces
 
 
 def region_figures(regions: Iterable[str]) -> tuple[int, int]:
@@ -80,19 +99,9 @@ def region_figures(regions: Iterable[str]) -> tuple[int, int]:
     )
 
 
-def per_dataset(table: pa.Table) -> dict[str, pa.Table]:
-    """The rows of each dataset, from one sort (filtering per dataset would cost datasets x rows)."""
-    ordered = table.sort_by("dataset")
-    pieces: dict[str, pa.Table] = {}
-    start = 0
-    for entry in pc.value_counts(ordered["dataset"]).to_pylist():
-        pieces[entry["values"]] = ordered.slice(start, entry["counts"])
-        start += entry["counts"]
-    return pieces
-
-
-def rows_of(pieces: dict[str, pa.Table], dataset: str, *, like: pa.Table) -> pa.Table:
-    return pieces.get(dataset, like.schema.empty_table())
+def per_dataset_counts(table: pa.Table) -> dict[str, int]:
+    """Rows per dataset (requesters, in the per-(dataset, ip_id) table)."""
+    return {entry["values"]: entry["counts"] for entry in pc.value_counts(table["dataset"]).to_pylist()}
 
 
 def dataset_summaries(aggregates: Aggregates, *, datasets: Sequence[str], privacy: Privacy) -> Files:
@@ -103,47 +112,32 @@ def dataset_summaries(aggregates: Aggregates, *, datasets: Sequence[str], privac
         ("by_asset.tsv", "asset_path", aggregates.by_asset),
         ("by_region.tsv", "region", regions),
     )
-    split = {name: (first, table, per_dataset(table)) for name, first, table in tables}
-    requesters = per_dataset(aggregates.by_requester)
+    split = {
+        name: ((first, *COUNT_COLUMNS), lines_by_dataset(table, columns=(first, *COUNT_COLUMNS), privacy=privacy))
+        for name, first, table in tables
+    }
+    requesters = per_dataset_counts(aggregates.by_requester)
     files: Files = {}
     for dataset in datasets:
         folder = dataset_folder(dataset)
-        for name, (first, table, pieces) in split.items():
-            rows = count_rows(rows_of(pieces, dataset, like=table), first=first, privacy=privacy)
-            files[f"{folder}/{name}"] = tsv((first, *COUNT_COLUMNS), rows)
-        count = rows_of(requesters, dataset, like=aggregates.by_requester).num_rows
-        files[f"{folder}/requester_count.tsv"] = f"{privacy.protect(count)}\n"
+        for name, (header, pieces) in split.items():
+            files[f"{folder}/{name}"] = tsv(header, pieces.get(dataset, []))
+        files[f"{folder}/requester_count.tsv"] = f"{privacy.protect(requesters.get(dataset, 0))}\n"
         if folder != dataset:
             files[f"{folder}/dataset_name.txt"] = f"{dataset}\n"
     return files
 
 
-def typed_weeks(table: pa.Table) -> pa.Table:
-    """Bytes per (dataset, week, asset type); each distinct asset path is typed once."""
+def typed_weeks(table: pa.Table) -> dict[str, dict[Any, dict[str, int]]]:
+    """Bytes per dataset, week and asset type; each distinct asset path is typed once."""
     paths = pc.dictionary_encode(table["asset_path"]).combine_chunks()
     kinds = pa.array([asset_type(path) for path in paths.dictionary.to_pylist()], pa.string())
-    return grouped(table.append_column("asset_type", pc.take(kinds, paths.indices)), ["dataset", "week", "asset_type"])
-
-
-def text_lines(rows: pa.Table, *, privacy: Privacy) -> list[str]:
-    """week, asset path, bytes and protected counts as TSV lines, built column by column (a
-    dataset of a million asset-weeks costs no Python loop); paths with a control byte or a tab,
-    rare, go through the escaping writer."""
-    columns = text_columns(rows, privacy)
-    if rows.num_rows and pc.any(pc.match_substring_regex(rows["asset_path"], r"[\x00-\x1f\x7f]")).as_py():
-        return [row_text(row) for row in zip(*(column.to_pylist() for column in columns), strict=True)]
-    lines: list[str] = pc.binary_join_element_wise(*columns, "\t").to_pylist()
-    return lines
-
-
-def text_columns(rows: pa.Table, privacy: Privacy) -> list[pa.ChunkedArray]:
-    return [
-        pc.cast(rows["week"], pa.string()),
-        rows["asset_path"],
-        pc.cast(rows["bytes_sent"], pa.string()),
-        privacy.protect_array(rows["number_of_requests"]),
-        privacy.protect_array(rows["number_of_downloads"]),
-    ]
+    typed = grouped(table.append_column("asset_type", pc.take(kinds, paths.indices)), ["dataset", "week", "asset_type"])
+    weeks: dict[str, dict[Any, dict[str, int]]] = {}
+    columns = (typed[name].to_pylist() for name in ("dataset", "week", "asset_type", "bytes_sent"))
+    for dataset, week, kind, size in zip(*columns, strict=True):
+        weeks.setdefault(dataset, {}).setdefault(week, dict.fromkeys(ASSET_TYPES, 0))[kind] += size
+    return weeks
 
 
 def weekly_summaries(aggregates: Aggregates, *, datasets: Sequence[str], privacy: Privacy) -> Files:
@@ -152,55 +146,60 @@ def weekly_summaries(aggregates: Aggregates, *, datasets: Sequence[str], privacy
     table = aggregates.by_asset_week
     if table is None:
         return {}
-    pieces, type_pieces = per_dataset(table), per_dataset(typed_weeks(table))
+    columns = ("week", "asset_path", *COUNT_COLUMNS)
+    pieces, types = lines_by_dataset(table, columns=columns, privacy=privacy), typed_weeks(table)
     files: Files = {}
     for dataset in datasets:
         folder = dataset_folder(dataset)
-        by_type: dict[Any, dict[str, int]] = {}
-        types = rows_of(type_pieces, dataset, like=table)
-        for week, kind, size in zip(*(types[name].to_pylist() for name in ("week", "asset_type", "bytes_sent")),
-                                    strict=True):  # fmt: skip
-            by_type.setdefault(week, dict.fromkeys(ASSET_TYPES, 0))[kind] += size
+        weeks = sorted(types.get(dataset, {}).items())
         files[f"{folder}/by_asset_type_per_week.tsv"] = tsv(
-            ("week_start", *ASSET_TYPES), [(week, *totals.values()) for week, totals in sorted(by_type.items())]
+            ("week_start", *ASSET_TYPES), ["\t".join(map(str, (week, *sizes.values()))) for week, sizes in weeks]
         )
-        rows = rows_of(pieces, dataset, like=table).sort_by([("week", "ascending"), ("asset_path", "ascending")])
-        header = "\t".join(("week_start", "asset_path", *COUNT_COLUMNS))
-        files[f"{folder}/by_asset_per_week.tsv"] = "\n".join([header, *text_lines(rows, privacy=privacy)]) + "\n"
+        files[f"{folder}/by_asset_per_week.tsv"] = tsv(("week_start", *columns[1:]), pieces.get(dataset, []))
     return files
 
 
 def archive_summaries(aggregates: Aggregates, *, privacy: Privacy) -> Files:
     """Archive-wide figures from the exact sums, never from rounded per-dataset figures."""
-    days = grouped(aggregates.by_day, ["date"])
-    regions = grouped(aggregates.by_requester, ["region"])
+    days = grouped(aggregates.by_day, ["date"]).sort_by("date")
+    regions = grouped(aggregates.by_requester, ["region"]).sort_by("region")
     requesters = pc.count_distinct(aggregates.by_requester["ip_id"]).as_py()
     return {
-        "archive/by_day.tsv": tsv(("date", *COUNT_COLUMNS), count_rows(days, first="date", privacy=privacy)),
-        "archive/by_region.tsv": tsv(("region", *COUNT_COLUMNS), count_rows(regions, first="region", privacy=privacy)),
+        "archive/by_day.tsv": tsv(
+            ("date", *COUNT_COLUMNS), text_lines(days, columns=("date", *COUNT_COLUMNS), privacy=privacy)
+        ),
+        "archive/by_region.tsv": tsv(
+            ("region", *COUNT_COLUMNS), text_lines(regions, columns=("region", *COUNT_COLUMNS), privacy=privacy)
+        ),
         "archive/requester_count.tsv": f"{privacy.protect(requesters)}\n",
     }
 
 
-def totals_of(*, days: pa.Table, requesters: pa.Table, privacy: Privacy) -> dict[str, Any]:
-    unique_regions, unique_countries = region_figures(requesters["region"].to_pylist())
+def figures_of(*, sums: dict[str, int], requesters: int, regions: Iterable[str], privacy: Privacy) -> dict[str, Any]:
+    unique_regions, unique_countries = region_figures(regions)
     return {
-        "total_bytes_sent": pc.sum(days["bytes_sent"]).as_py() or 0,
+        "total_bytes_sent": sums.get("bytes_sent") or 0,
         "number_of_unique_regions": unique_regions,
         "number_of_unique_countries": unique_countries,
-        "total_number_of_requests": privacy.protect(pc.sum(days["number_of_requests"]).as_py() or 0),
-        "total_number_of_downloads": privacy.protect(pc.sum(days["number_of_downloads"]).as_py() or 0),
-        "number_of_requesters": privacy.protect(pc.count_distinct(requesters["ip_id"]).as_py()),
+        "total_number_of_requests": privacy.protect(sums.get("number_of_requests") or 0),
+        "total_number_of_downloads": privacy.protect(sums.get("number_of_downloads") or 0),
+        "number_of_requesters": privacy.protect(requesters),
     }
 
 
 def totals(aggregates: Aggregates, *, datasets: Sequence[str], privacy: Privacy) -> Files:
-    days = per_dataset(aggregates.by_day)
-    requesters = per_dataset(aggregates.by_requester)
+    """totals.json: each dataset's figures, from one group-by per table over all datasets."""
+    sums = {row["dataset"]: row for row in grouped(aggregates.by_day, ["dataset"]).to_pylist()}
+    requesters = per_dataset_counts(aggregates.by_requester)
+    regions: dict[str, list[str]] = {}
+    pairs = aggregates.by_requester.group_by(["dataset", "region"], use_threads=False).aggregate([])
+    for dataset, region in zip(pairs["dataset"].to_pylist(), pairs["region"].to_pylist(), strict=True):
+        regions.setdefault(dataset, []).append(region)
     figures = {
-        dataset: totals_of(
-            days=rows_of(days, dataset, like=aggregates.by_day),
-            requesters=rows_of(requesters, dataset, like=aggregates.by_requester),
+        dataset: figures_of(
+            sums=sums.get(dataset, {}),
+            requesters=requesters.get(dataset, 0),
+            regions=regions.get(dataset, []),
             privacy=privacy,
         )
         for dataset in sorted(datasets)
@@ -209,7 +208,13 @@ def totals(aggregates: Aggregates, *, datasets: Sequence[str], privacy: Privacy)
 
 
 def archive_totals(aggregates: Aggregates, *, privacy: Privacy) -> Files:
-    figures = totals_of(days=aggregates.by_day, requesters=aggregates.by_requester, privacy=privacy)
+    sums = {name: pc.sum(aggregates.by_day[name]).as_py() or 0 for name in COUNT_COLUMNS}
+    figures = figures_of(
+        sums=sums,
+        requesters=pc.count_distinct(aggregates.by_requester["ip_id"]).as_py(),
+        regions=pc.unique(aggregates.by_requester["region"]).to_pylist(),
+        privacy=privacy,
+    )
     return {"archive_totals.json": json.dumps(figures, indent=2, sort_keys=True) + "\n"}
 
 

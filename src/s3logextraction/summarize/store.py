@@ -6,10 +6,15 @@ and downloads of the counted requests (kept 2xx REST.GET.OBJECT; a download is a
 attribution and region labels are applied when publishing, so a new DANDI mapping, another
 `--level` or refreshed geolocation republish correctly without reading a shard again.
 
+The tables are Arrow IPC files (zstd): read back in a few milliseconds without decoding, where
+Parquet would cost more than the aggregation itself.  In memory, both tables' keys are indices
+into one shared dictionary, so each distinct key is held and attributed once.
+
 A fold writes the new tables under a new generation name (0600, fsynced), then one transaction
 records the folded batches and the generation; files of any other generation are leftovers of a
-fold that was killed (or of the one before) and are removed.  A kill at any instant leaves either
-the old store and its batches or the new store and its batches.
+fold that was killed (or of the one before, or of an older store format) and are removed.  A
+kill at any instant leaves either the old store and its batches or the new store and its
+batches; a store whose files are gone is rebuilt from the shards.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from ..cache import Cache, create_private, fsync_directory, make_private_folder, transaction
@@ -30,25 +36,49 @@ from ..progress import progress_bar
 SUMS = [("bytes_sent", "sum"), ("number_of_requests", "sum"), ("number_of_downloads", "sum")]
 COUNTS = ("bytes_sent", "number_of_requests", "number_of_downloads")
 GRAINS = {"day": ["key", "date"], "requester": ["key", "ip_id"]}
+KEY = pa.dictionary(pa.int32(), pa.string())  # each distinct key held once, whatever its number of rows
 SCHEMAS = {
-    "day": pa.schema([("key", pa.string()), ("date", pa.date32()), *((name, pa.int64()) for name in COUNTS)]),
-    "requester": pa.schema([("key", pa.string()), ("ip_id", pa.int64()), *((name, pa.int64()) for name in COUNTS)]),
+    "day": pa.schema([("key", KEY), ("date", pa.date32()), *((name, pa.int64()) for name in COUNTS)]),
+    "requester": pa.schema([("key", KEY), ("ip_id", pa.int64()), *((name, pa.int64()) for name in COUNTS)]),
 }
 GENERATION = "aggregate_generation"
 
 
 @dataclass
 class Store:
-    """The two partial tables, and how many shards the last update folded in."""
+    """The two partial tables (key columns over one dictionary, `keys`), and how many shards the
+    last update folded in."""
 
     day: pa.Table
     requester: pa.Table
     folded: int = 0
 
+    @classmethod
+    def of(cls, *, day: pa.Table, requester: pa.Table, folded: int = 0) -> Store:
+        """The store with its two key columns indices into one dictionary (as written, the files
+        already share it: then nothing is re-indexed)."""
+        chunks = [*day["key"].chunks, *requester["key"].chunks]
+        if all(chunk.dictionary.equals(chunks[0].dictionary) for chunk in chunks[1:]):
+            return cls(day=day.combine_chunks(), requester=requester.combine_chunks(), folded=folded)
+        both = pa.chunked_array(chunks, KEY).unify_dictionaries()
+        day_keys = pa.chunked_array(both.chunks[: day["key"].num_chunks], KEY).combine_chunks()
+        requester_keys = pa.chunked_array(both.chunks[day["key"].num_chunks :], KEY).combine_chunks()
+        return cls(
+            day=day.set_column(0, "key", pa.chunked_array([day_keys], KEY)),
+            requester=requester.set_column(0, "key", pa.chunked_array([requester_keys], KEY)),
+            folded=folded,
+        )
+
+    @property
+    def keys(self) -> pa.Array:
+        """The distinct keys both tables index into."""
+        chunks = self.day["key"].chunks or self.requester["key"].chunks
+        return chunks[0].dictionary if chunks else pa.array([], pa.string())
+
 
 def summed(table: pa.Table, keys: list[str]) -> pa.Table:
-    """Sums of the three counts per `keys`, keys first."""
-    result = table.group_by(keys, use_threads=False).aggregate(SUMS)
+    """Sums of the three counts per `keys`, keys first (dictionary keys stay dictionaries)."""
+    result = table.unify_dictionaries().group_by(keys, use_threads=False).aggregate(SUMS)
     result = result.rename_columns([name.removesuffix("_sum") for name in result.column_names])
     return result.select([*keys, *COUNTS])
 
@@ -65,7 +95,7 @@ def counted_requests(shard: Path) -> pa.Table:
     )
     return pa.table(
         {
-            "key": table["key"].cast(pa.string()),
+            "key": table["key"].cast(KEY),
             "date": pc.cast(table["timestamp"], pa.date32()),
             "ip_id": table["ip_id"],
             "bytes_sent": table["bytes_sent"],
@@ -76,7 +106,7 @@ def counted_requests(shard: Path) -> pa.Table:
 
 
 def store_path(cache: Cache, *, grain: str, generation: str) -> Path:
-    return cache.paths.aggregates / f"{grain}-{generation}.parquet"
+    return cache.paths.aggregates / f"{grain}-{generation}.arrow"
 
 
 def current_generation(db: sqlite3.Connection) -> str | None:
@@ -86,22 +116,35 @@ def current_generation(db: sqlite3.Connection) -> str | None:
 
 def read_store(cache: Cache, generation: str | None) -> Store:
     if generation is None:
-        return Store(*(schema.empty_table() for schema in SCHEMAS.values()))
-    return Store(*(pq.read_table(store_path(cache, grain=grain, generation=generation)) for grain in SCHEMAS))
+        return Store.of(**{grain: schema.empty_table() for grain, schema in SCHEMAS.items()})
+    tables = {grain: feather.read_table(store_path(cache, grain=grain, generation=generation)) for grain in SCHEMAS}
+    return Store.of(**{grain: table.cast(SCHEMAS[grain]) for grain, table in tables.items()})
+
+
+def stored(cache: Cache, generation: str | None) -> bool:
+    return generation is not None and all(
+        store_path(cache, grain=grain, generation=generation).exists() for grain in SCHEMAS
+    )
 
 
 def write_table(table: pa.Table, target: Path) -> None:
     staged = target.with_name(f".{target.name}.tmp")
     staged.unlink(missing_ok=True)
     with os.fdopen(create_private(staged), "wb") as handle:
-        pq.write_table(table, handle, compression="zstd")
+        feather.write_feather(table, handle, compression="zstd")
         handle.flush()
         os.fsync(handle.fileno())
     os.rename(staged, target)
 
 
+def memo_path(cache: Cache) -> Path:
+    """Where the attribution of the store's keys is remembered between runs (see aggregate.py)."""
+    return cache.paths.aggregates / "attribution.arrow"
+
+
 def remove_other_generations(cache: Cache, generation: str | None) -> None:
     keep = {store_path(cache, grain=grain, generation=generation).name for grain in SCHEMAS} if generation else set()
+    keep.add(memo_path(cache).name)
     for path in cache.paths.aggregates.iterdir():
         if path.name not in keep:
             path.unlink()
@@ -116,7 +159,7 @@ def update_store(cache: Cache, *, rebuild: bool = False, show_progress: bool | N
     remove_other_generations(cache, generation)
     committed = [batch for (batch,) in db.execute("SELECT batch_id FROM batches WHERE format = 'parquet'")]
     folded = {batch for (batch,) in db.execute("SELECT batch_id FROM aggregated_batches")}
-    if rebuild or not folded <= set(committed):
+    if rebuild or not stored(cache, generation) or not folded <= set(committed):
         folded, generation = set(), None
     todo = sorted(batch for batch in committed if batch not in folded)
     store = read_store(cache, generation)
@@ -130,7 +173,7 @@ def update_store(cache: Cache, *, rebuild: bool = False, show_progress: bool | N
                 parts[grain].append(summed(requests, keys).cast(SCHEMAS[grain]))
             bar.update(1)
     day, requester = (summed(pa.concat_tables(parts[grain]), GRAINS[grain]).cast(SCHEMAS[grain]) for grain in SCHEMAS)
-    new = Store(day=day, requester=requester, folded=len(todo))
+    new = Store.of(day=day, requester=requester, folded=len(todo))
     fresh = secrets.token_hex(8)
     for grain in SCHEMAS:
         write_table(getattr(new, grain), store_path(cache, grain=grain, generation=fresh))
