@@ -11,8 +11,11 @@ import os
 import sqlite3
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+from s3logextraction.datasets.dandi import asset_types
 
 from .conftest import age, cli
 from .fakes import Dandiset, fake_dandi
@@ -207,8 +210,9 @@ def test_only_changed_dandisets_are_fetched_again(dandi_cache: Path) -> None:
 
 def test_a_new_mapping_and_a_new_night_are_attributed_afresh(dandi_cache: Path, tmp_path: Path) -> None:
     """Resolved keys are remembered between runs: a changed mapping must re-attribute the old
-    keys and a new night's keys must be resolved, exactly as a fresh cache would."""
-    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    keys and a new night's keys must be resolved, exactly as a fresh cache would (the mapping is
+    rewritten in place: a changed file at the same path is loaded again)."""
+    first = second = tmp_path / "mapping.json"
     first.write_text(json.dumps(MAPPING))
     assert cli("update", "summaries", "--cache", str(dandi_cache), "--mode", "dandi", "--mapping", str(first),
                *EXACT).returncode == 0  # fmt: skip
@@ -321,3 +325,12 @@ def test_an_empty_exclusion_list_excludes_nothing(tmp_path: Path) -> None:
     assert "excluded_ip" not in figures["skipped_by_reason"]
     refused = cli("config", "exclude-ips", "add", "re:", "--cache", str(cache))
     assert refused.returncode == 2 and "every IP" in refused.stderr
+
+
+def test_asset_types_follow_dandis_file_names() -> None:
+    paths = ["sub-1/a.NWB", "zarr/0a1b", "s/x.ome.zarr", "b.nii.gz", "c.OME.TIFF", "d.bvals", "t.trk", "v.mov",
+             "w.mkv", "notes.txt", "nwb.json", "video.mp4.json", "x.nwb.mp4"]  # fmt: skip
+    assert asset_types(pa.array(paths)).to_pylist() == [
+        "Neurophysiology", "Microscopy", "Microscopy", "Microscopy", "Microscopy", "Microscopy", "Microscopy", "Video",
+        "Video", "Miscellaneous", "Miscellaneous", "Miscellaneous", "Video",
+    ]  # fmt: skip

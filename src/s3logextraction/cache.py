@@ -190,6 +190,12 @@ def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def meta_value(db: sqlite3.Connection, name: str) -> bytes | None:
+    """A value of the state DB's `meta` table (None when unset)."""
+    row = db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+    return None if row is None else bytes(row[0])
+
+
 def fsync_directory(path: Path) -> None:
     descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -523,5 +529,5 @@ class Cache:
                 leftover.unlink(missing_ok=True)
 
     def setting(self, name: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
-        return None if row is None else bytes(row[0]).decode()
+        value = meta_value(self.db, name)
+        return None if value is None else value.decode()

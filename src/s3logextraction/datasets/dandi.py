@@ -14,10 +14,12 @@ several paths in one dandiset is counted once there, under the path of its most 
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import itertools
 import json
+import os
 import secrets
 import sqlite3
 import time
@@ -27,7 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..cache import transaction
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..cache import meta_value, transaction
 from ..errors import InputError, ServiceError
 from .generic import UNDETERMINED
 
@@ -53,17 +58,21 @@ def content_id(key: str) -> str | None:
     return None
 
 
-def asset_type(path: str) -> str:
-    """DANDI's asset types by file name; every Zarr store (an unattributed one is published under
-    its key, zarr/<id>) counts as microscopy."""
-    lowered = path.lower()
-    if lowered.endswith(".nwb"):
-        return "Neurophysiology"
-    if lowered.startswith("zarr/") or lowered.endswith((*MICROSCOPY, ".zarr")):
-        return "Microscopy"
-    if lowered.endswith(VIDEO):
-        return "Video"
-    return "Miscellaneous"
+def asset_types(paths: pa.Array) -> pa.DictionaryArray:
+    """DANDI's asset types by file name, for a column of paths: every Zarr store (an unattributed
+    one is published under its key, zarr/<id>) counts as microscopy."""
+    lowered = pc.utf8_lower(paths)
+
+    def ending(suffixes: tuple[str, ...]) -> pa.Array:
+        matches = [pc.ends_with(lowered, suffix) for suffix in suffixes]
+        return functools.reduce(pc.or_, matches)
+
+    microscopy = pc.or_(pc.starts_with(lowered, "zarr/"), ending((*MICROSCOPY, ".zarr")))
+    codes = pc.case_when(
+        pa.StructArray.from_arrays([ending((".nwb",)), microscopy, ending(VIDEO)], names=ASSET_TYPES[:3]),
+        *(pa.scalar(code, pa.int8()) for code in range(len(ASSET_TYPES))),
+    )
+    return pa.DictionaryArray.from_arrays(codes, pa.array(ASSET_TYPES))
 
 
 class DandiApi:
@@ -137,8 +146,7 @@ def changed_attribution(db: sqlite3.Connection) -> None:
 
 def attribution_token(db: sqlite3.Connection) -> str:
     """Changes whenever the stored attribution does."""
-    row = db.execute("SELECT value FROM meta WHERE name = ?", (ATTRIBUTION_TOKEN,)).fetchone()
-    return bytes(row[0]).decode() if row else ""
+    return (meta_value(db, ATTRIBUTION_TOKEN) or b"").decode()
 
 
 def walk_api(db: sqlite3.Connection, *, url: str, backoff: float = BACKOFF) -> int:
@@ -223,6 +231,19 @@ def mapping_digest(location: str, fetched: bytes | None) -> bytes:
         raise InputError(f"cannot read the mapping {location}: {error.strerror or error}") from None
 
 
+def mapping_stamp(location: str) -> bytes | None:
+    """A local mapping file's path, size and modification time: the same stamp as at the last
+    load means the same file, and not even its digest is computed (a 1,000,000-entry mapping is
+    read every night otherwise).  None for a URL."""
+    if location.startswith(("http://", "https://")):
+        return None
+    try:
+        status = os.stat(location)
+    except OSError as error:
+        raise InputError(f"cannot read the mapping {location}: {error.strerror or error}") from None
+    return f"{os.path.abspath(location)}\0{status.st_size}\0{status.st_mtime_ns}".encode()
+
+
 def mapping_text(location: str, data: bytes) -> bytes:
     """The mapping's JSON, gunzipped when gzipped."""
     try:
@@ -251,10 +272,15 @@ def mapping_rows(location: str, data: bytes) -> Iterator[tuple[str, str, str]]:
 def load_mapping(db: sqlite3.Connection, *, location: str) -> bool:
     """Replaces the stored attribution with the mapping file's, in one transaction; a file whose
     bytes are what was loaded last time is not loaded again.  True when it was loaded."""
+    stamp = mapping_stamp(location)
+    if stamp is not None and meta_value(db, "dandi_mapping_stamp") == stamp:
+        return False
     fetched = fetched_mapping(location)
     digest = mapping_digest(location, fetched)
-    loaded = db.execute("SELECT value FROM meta WHERE name = 'dandi_mapping_sha256'").fetchone()
-    if loaded is not None and bytes(loaded[0]) == digest:
+    if meta_value(db, "dandi_mapping_sha256") == digest:
+        if stamp is not None:
+            with transaction(db):
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('dandi_mapping_stamp', ?)", (stamp,))
         return False
     data = mapping_text(location, read_mapping(location) if fetched is None else fetched)
     with transaction(db):
@@ -264,6 +290,7 @@ def load_mapping(db: sqlite3.Connection, *, location: str) -> bool:
         while chunk := list(itertools.islice(rows, 50_000)):
             db.executemany("INSERT OR REPLACE INTO dandi_assets VALUES (?, ?, ?, 'mapping', '', 'mapping')", chunk)
         db.execute("INSERT OR REPLACE INTO meta VALUES ('dandi_mapping_sha256', ?)", (digest,))
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('dandi_mapping_stamp', ?)", (stamp or b"",))
         changed_attribution(db)
     return True
 
@@ -324,9 +351,9 @@ class DandiSource:
 
 def forget_mapping(db: sqlite3.Connection) -> None:
     """Going from a mapping file to the API: the mapping's rows go, the API walk starts afresh."""
-    if db.execute("SELECT 1 FROM meta WHERE name = 'dandi_mapping_sha256'").fetchone() is None:
+    if meta_value(db, "dandi_mapping_sha256") is None:
         return
     with transaction(db):
         db.execute("DELETE FROM dandi_assets")
-        db.execute("DELETE FROM meta WHERE name = 'dandi_mapping_sha256'")
+        db.execute("DELETE FROM meta WHERE name IN ('dandi_mapping_sha256', 'dandi_mapping_stamp')")
         changed_attribution(db)

@@ -19,10 +19,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..cache import Cache, CachePaths, reader, transaction
+from ..cache import Cache, CachePaths, meta_value, reader, transaction
 from ..errors import UsageError, storage_errors
 from .classify import RangeTable, number_of
-from .keys import IPKeys, existing_keys, load_keys, meta_value
+from .keys import IPKeys, existing_keys, load_keys
 
 META_NAME = "exclude_ips"
 

@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from ..cache import transaction
+from ..cache import meta_value, transaction
 from ..config import config_dir
 from ..errors import InputError, WrongKeyError
 
@@ -111,11 +111,6 @@ def read_or_create_key_file(*, create: bool) -> bytes:
         os.unlink(staged)
     log.info("created the IP key file %s: keep it safe, the IP index cannot be opened without it", path)
     return secret
-
-
-def meta_value(db: sqlite3.Connection, name: str) -> bytes | None:
-    row = db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
-    return None if row is None else bytes(row[0])
 
 
 def derive_keys(*, password: str | None, salt: bytes | None, create_key_file: bool) -> IPKeys:

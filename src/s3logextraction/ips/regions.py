@@ -15,11 +15,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..cache import Cache, transaction, utc_now
+from ..cache import Cache, meta_value, transaction, utc_now
 from ..errors import PartialError, storage_errors
 from ..progress import progress_bar
 from .classify import Classifier
-from .keys import IPKeys, existing_keys, meta_value
+from .keys import IPKeys, existing_keys
 from .providers import Provider, ProviderStopped
 
 LABEL_CLASSES = ("country", "subdivision", "cloud", "GitHub", "VPN", "bogon", "unknown")

@@ -39,15 +39,9 @@ class Aggregates:
 
 
 def grouped(table: pa.Table, keys: list[str]) -> pa.Table:
-    """Sums per `keys`, dictionary columns decoded (publishing works on plain strings)."""
-    return decoded(summed(table, keys))
-
-
-def decoded(table: pa.Table) -> pa.Table:
-    for index, column in enumerate(table.schema):
-        if pa.types.is_dictionary(column.type):
-            table = table.set_column(index, column.name, table.column(index).cast(column.type.value_type))
-    return table
+    """Sums per `keys`; dataset and asset path stay dictionary columns (publishing sorts them by
+    rank and decodes them only as text)."""
+    return summed(table, keys)
 
 
 def week_of(dates: pa.ChunkedArray) -> pa.ChunkedArray:

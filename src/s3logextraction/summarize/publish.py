@@ -26,7 +26,7 @@ import yaml
 
 from ..cache import FOLDER_MODE, create_private, make_private_folder, sync_filesystem
 from ..datasets import dataset_folder
-from ..datasets.dandi import ASSET_TYPES, asset_type
+from ..datasets.dandi import ASSET_TYPES, asset_types
 from ..text import CONTROL_TEXT, escape_text, has_control
 from .aggregate import Aggregates, grouped
 from .privacy import Privacy
@@ -55,6 +55,8 @@ def text_cells(column: pa.ChunkedArray, *, name: str, privacy: Privacy) -> pa.Ch
     the column go through Python)."""
     if name in PROTECTED:
         return privacy.protect_array(column)
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
     if not pa.types.is_string(column.type):
         return pc.cast(column, pa.string())
     if pc.any(pc.match_substring_regex(column, CONTROL_TEXT.pattern)).as_py():
@@ -76,15 +78,30 @@ def tsv(header: Sequence[str], lines: Iterable[str]) -> str:
     return "\n".join(["\t".join(header), *lines]) + "\n"
 
 
+def sort_code(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    """A column as sortable values: a dictionary column as the rank of each row's value."""
+    if not pa.types.is_dictionary(column.type):
+        return column
+    combined = column.combine_chunks()
+    return pc.take(pc.rank(combined.dictionary, tiebreaker="dense"), combined.indices)
+
+
+def ordered(table: pa.Table, names: Sequence[str]) -> pa.Table:
+    """`table` sorted by `names` in value order, dictionary columns included (sorting their
+    integer ranks costs a fraction of sorting the strings)."""
+    table = table.unify_dictionaries()
+    codes = pa.table({str(index): sort_code(table[name]) for index, name in enumerate(names)})
+    return table.take(pc.sort_indices(codes, sort_keys=[(str(index), "ascending") for index in range(len(names))]))
+
+
 def lines_by_dataset(table: pa.Table, *, columns: Sequence[str], privacy: Privacy) -> dict[str, list[str]]:
     """Each dataset's TSV lines of `columns`, sorted by them, from one sort and one text pass over
     all datasets (per-dataset kernels would cost datasets x kernels)."""
-    order = [name for name in columns if name not in COUNT_COLUMNS]
-    ordered = table.sort_by([(name, "ascending") for name in ("dataset", *order)])
-    lines = text_lines(ordered, columns=columns, privacy=privacy)
+    rows = ordered(table, ["dataset", *(name for name in columns if name not in COUNT_COLUMNS)])
+    lines = text_lines(rows, columns=columns, privacy=privacy)
     pieces: dict[str, list[str]] = {}
     start = 0
-    for entry in pc.value_counts(ordered["dataset"]).to_pylist():
+    for entry in pc.value_counts(rows["dataset"]).to_pylist():
         pieces[entry["values"]] = lines[start : start + entry["counts"]]
         start += entry["counts"]
     return pieces
@@ -130,9 +147,16 @@ def dataset_summaries(aggregates: Aggregates, *, datasets: Sequence[str], privac
 
 def typed_weeks(table: pa.Table) -> dict[str, dict[Any, dict[str, int]]]:
     """Bytes per dataset, week and asset type; each distinct asset path is typed once."""
-    paths = pc.dictionary_encode(table["asset_path"]).combine_chunks()
-    kinds = pa.array([asset_type(path) for path in paths.dictionary.to_pylist()], pa.string())
-    typed = grouped(table.append_column("asset_type", pc.take(kinds, paths.indices)), ["dataset", "week", "asset_type"])
+    paths = table.unify_dictionaries()["asset_path"].combine_chunks()
+    if not pa.types.is_dictionary(paths.type):
+        paths = pc.dictionary_encode(paths)
+    kinds = asset_types(paths.dictionary)
+    typed = grouped(
+        table.append_column(
+            "asset_type", pa.DictionaryArray.from_arrays(pc.take(kinds.indices, paths.indices), kinds.dictionary)
+        ),
+        ["dataset", "week", "asset_type"],
+    )
     weeks: dict[str, dict[Any, dict[str, int]]] = {}
     columns = (typed[name].to_pylist() for name in ("dataset", "week", "asset_type", "bytes_sent"))
     for dataset, week, kind, size in zip(*columns, strict=True):
@@ -161,8 +185,8 @@ def weekly_summaries(aggregates: Aggregates, *, datasets: Sequence[str], privacy
 
 def archive_summaries(aggregates: Aggregates, *, privacy: Privacy) -> Files:
     """Archive-wide figures from the exact sums, never from rounded per-dataset figures."""
-    days = grouped(aggregates.by_day, ["date"]).sort_by("date")
-    regions = grouped(aggregates.by_requester, ["region"]).sort_by("region")
+    days = ordered(grouped(aggregates.by_day, ["date"]), ["date"])
+    regions = ordered(grouped(aggregates.by_requester, ["region"]), ["region"])
     requesters = pc.count_distinct(aggregates.by_requester["ip_id"]).as_py()
     return {
         "archive/by_day.tsv": tsv(
@@ -257,17 +281,19 @@ def publish_files(*, root: Path, staging: Path, files: Files, live_folders: set[
     (a second syncfs) before this returns."""
     todo = changed(root, files)
     scratch = staging / "summaries"
+    folders = sorted({Path(name).parent for name in todo})
     try:
+        for folder in folders:
+            make_private_folder(scratch / folder)
         for name, content in todo.items():
-            target = scratch / name
-            make_private_folder(target.parent)
-            with os.fdopen(create_private(target), "wb") as handle:
+            with os.fdopen(create_private(scratch / name), "wb") as handle:
                 handle.write(content.encode("utf-8"))
         make_private_folder(root)
         if todo:
             sync_filesystem(scratch)
+        for folder in folders:
+            (root / folder).mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
         for name in todo:
-            (root / name).parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
             os.replace(scratch / name, root / name)
         if todo:
             sync_filesystem(root)

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
-from ..cache import Cache, create_private, fsync_directory, make_private_folder, transaction
+from ..cache import Cache, create_private, fsync_directory, make_private_folder, meta_value, transaction
 from ..progress import progress_bar
 
 SUMS = [("bytes_sent", "sum"), ("number_of_requests", "sum"), ("number_of_downloads", "sum")]
@@ -77,10 +77,11 @@ class Store:
 
 
 def summed(table: pa.Table, keys: list[str]) -> pa.Table:
-    """Sums of the three counts per `keys`, keys first (dictionary keys stay dictionaries)."""
-    result = table.unify_dictionaries().group_by(keys, use_threads=False).aggregate(SUMS)
+    """Sums of the three counts per `keys`, keys first (dictionary keys stay dictionaries), in no
+    particular row order (every reader sorts or looks up)."""
+    result = table.unify_dictionaries().group_by(keys).aggregate(SUMS)
     result = result.rename_columns([name.removesuffix("_sum") for name in result.column_names])
-    return result.select([*keys, *COUNTS])
+    return result.select([*keys, *COUNTS]).combine_chunks()  # one chunk: one dictionary per column
 
 
 def counted_requests(shard: Path) -> pa.Table:
@@ -110,8 +111,8 @@ def store_path(cache: Cache, *, grain: str, generation: str) -> Path:
 
 
 def current_generation(db: sqlite3.Connection) -> str | None:
-    row = db.execute("SELECT value FROM meta WHERE name = ?", (GENERATION,)).fetchone()
-    return bytes(row[0]).decode() if row else None
+    value = meta_value(db, GENERATION)
+    return None if value is None else value.decode()
 
 
 def read_store(cache: Cache, generation: str | None) -> Store:
