@@ -63,8 +63,9 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--scratch", help="where the corpus and caches go (e.g. /dev/shm to leave the disk out)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="s3le-bench-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="s3le-bench-", dir=args.scratch) as scratch:
         folder = Path(scratch)
         logs = corpus(folder, blobs=args.blobs, mapping=args.mapping, lines=args.lines, seed=args.seed)
         cache = folder / "cache"

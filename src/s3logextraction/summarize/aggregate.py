@@ -28,12 +28,15 @@ Attribute = Callable[[list[str]], tuple[list[str], list[str]]]  # distinct keys 
 
 @dataclass
 class Aggregates:
-    """Exact sums: by (dataset, date), (dataset, asset_path), (dataset, ip_id, region) and, when
-    asked for, (dataset, week, asset_path) with the week starting on Monday."""
+    """Exact sums by (dataset, date), (dataset, asset_path), (dataset, region) and, when asked
+    for, (dataset, week, asset_path) with the week starting on Monday; distinct requesters per
+    dataset and archive-wide."""
 
     by_day: pa.Table
     by_asset: pa.Table
-    by_requester: pa.Table
+    by_region: pa.Table
+    requesters: dict[str, int]
+    archive_requesters: int
     by_asset_week: pa.Table | None = None
     shards_aggregated: int = 0
 
@@ -117,6 +120,29 @@ def region_table(db: sqlite3.Connection) -> pa.Table:
     )
 
 
+def regions_of(ip_ids: pa.ChunkedArray, regions: pa.Table) -> pa.DictionaryArray:
+    """The region label of each requester (`unknown` where geolocation has none), as a
+    dictionary column."""
+    labels = pc.dictionary_encode(pa.chunked_array([*regions["region"].chunks, pa.array(["unknown"])])).combine_chunks()
+    unknown = labels.indices[-1]
+    codes = pc.take(labels.indices[:-1], pc.index_in(ip_ids, value_set=regions["ip_id"]))
+    return pa.DictionaryArray.from_arrays(pc.fill_null(codes, unknown).combine_chunks(), labels.dictionary)
+
+
+def requester_counts(requests: pa.Table) -> dict[str, int]:
+    """Distinct ip_id per dataset: each (dataset, ip_id) pair folded into one integer and the
+    distinct integers counted by dataset (a hash set of integers, not a million-group table)."""
+    datasets = requests["dataset"].combine_chunks()
+    ip_ids = requests["ip_id"].combine_chunks()
+    if not len(ip_ids):
+        return {}
+    width = (pc.max(ip_ids).as_py() or 0) + 1
+    pairs = pc.unique(pc.add_checked(pc.multiply_checked(datasets.indices.cast(pa.int64()), width), ip_ids))
+    counts = pc.value_counts(pc.divide(pairs, width)).to_pylist()
+    names = datasets.dictionary.to_pylist()
+    return {names[entry["values"]]: entry["counts"] for entry in counts}
+
+
 def generic_attribution(level: int) -> Attribute:
     return partial(split_keys, level=level)
 
@@ -126,18 +152,17 @@ def aggregate(
 ) -> Aggregates:
     attribution = Attribution.of(store.keys, attribute, memo=memo)
     days = attribution.applied(store.day)
-    by_requester = grouped(attribution.applied(store.requester), ["dataset", "ip_id"])
-    by_requester = by_requester.join(region_table(db), "ip_id", join_type="left outer")
-    by_requester = by_requester.set_column(
-        by_requester.column_names.index("region"), "region", pc.fill_null(by_requester["region"], "unknown")
-    )
+    requests = attribution.applied(store.requester)
+    requests = requests.append_column("region", regions_of(requests["ip_id"], region_table(db)))
     by_asset_week = None
     if weekly:
         by_asset_week = grouped(days.append_column("week", week_of(days["date"])), ["dataset", "week", "asset_path"])
     return Aggregates(
         by_day=grouped(days, ["dataset", "date"]),
         by_asset=grouped(days, ["dataset", "asset_path"]),
-        by_requester=by_requester,
+        by_region=grouped(requests, ["dataset", "region"]),
+        requesters=requester_counts(requests),
+        archive_requesters=pc.count_distinct(requests["ip_id"]).as_py(),
         by_asset_week=by_asset_week,
         shards_aggregated=store.folded,
     )

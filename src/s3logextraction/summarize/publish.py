@@ -64,18 +64,32 @@ def text_cells(column: pa.ChunkedArray, *, name: str, privacy: Privacy) -> pa.Ch
     return column
 
 
-def text_lines(table: pa.Table, *, columns: Sequence[str], privacy: Privacy) -> list[str]:
-    """The rows of `table` as TSV lines of `columns`, built column by column with pyarrow kernels
-    (a million rows cost no Python loop)."""
+def text_body(table: pa.Table, *, columns: Sequence[str], privacy: Privacy) -> pa.LargeStringArray:
+    """The rows of `table` as TSV lines of `columns`, each ending in a newline, built column by
+    column with pyarrow kernels: a run of rows is one slice of the array's character data, so a
+    file's body is taken whole, never as a million Python strings."""
     if not table.num_rows:
-        return []
+        return pa.array([], pa.large_string())
     cells = [text_cells(table[name], name=name, privacy=privacy) for name in columns]
-    lines: list[str] = pc.binary_join_element_wise(*cells, "\t").to_pylist()
-    return lines
+    cells[-1] = pc.binary_join_element_wise(cells[-1], "\n", "")
+    return pc.binary_join_element_wise(*cells, "\t").cast(pa.large_string()).combine_chunks()
 
 
-def tsv(header: Sequence[str], lines: Iterable[str]) -> str:
-    return "\n".join(["\t".join(header), *lines]) + "\n"
+def text_of(body: pa.LargeStringArray, start: int = 0, end: int | None = None) -> str:
+    """The text of rows `start` to `end` of a `text_body`."""
+    end = len(body) if end is None else end
+    if start >= end:
+        return ""
+    _, offsets, data = body.buffers()
+    first, last = (
+        int.from_bytes(offsets[8 * at : 8 * at + 8], "little") for at in (body.offset + start, body.offset + end)
+    )
+    text: str = data[first:last].to_pybytes().decode("utf-8")
+    return text
+
+
+def tsv(header: Sequence[str], body: str) -> str:
+    return "\t".join(header) + "\n" + body
 
 
 def sort_code(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
@@ -94,17 +108,17 @@ def ordered(table: pa.Table, names: Sequence[str]) -> pa.Table:
     return table.take(pc.sort_indices(codes, sort_keys=[(str(index), "ascending") for index in range(len(names))]))
 
 
-def lines_by_dataset(table: pa.Table, *, columns: Sequence[str], privacy: Privacy) -> dict[str, list[str]]:
-    """Each dataset's TSV lines of `columns`, sorted by them, from one sort and one text pass over
+def bodies_by_dataset(table: pa.Table, *, columns: Sequence[str], privacy: Privacy) -> dict[str, str]:
+    """Each dataset's TSV body of `columns`, sorted by them, from one sort and one text pass over
     all datasets (per-dataset kernels would cost datasets x kernels)."""
     rows = ordered(table, ["dataset", *(name for name in columns if name not in COUNT_COLUMNS)])
-    lines = text_lines(rows, columns=columns, privacy=privacy)
-    pieces: dict[str, list[str]] = {}
+    body = text_body(rows, columns=columns, privacy=privacy)
+    bodies: dict[str, str] = {}
     start = 0
     for entry in pc.value_counts(rows["dataset"]).to_pylist():
-        pieces[entry["values"]] = lines[start : start + entry["counts"]]
+        bodies[entry["values"]] = text_of(body, start, start + entry["counts"])
         start += entry["counts"]
-    return pieces
+    return bodies
 
 
 def region_figures(regions: Iterable[str]) -> tuple[int, int]:
@@ -116,29 +130,24 @@ def region_figures(regions: Iterable[str]) -> tuple[int, int]:
     )
 
 
-def per_dataset_counts(table: pa.Table) -> dict[str, int]:
-    """Rows per dataset (requesters, in the per-(dataset, ip_id) table)."""
-    return {entry["values"]: entry["counts"] for entry in pc.value_counts(table["dataset"]).to_pylist()}
-
-
 def dataset_summaries(aggregates: Aggregates, *, datasets: Sequence[str], privacy: Privacy) -> Files:
     """by_day, by_asset, by_region and requester_count for each dataset."""
-    regions = grouped(aggregates.by_requester, ["dataset", "region"])
+    regions = aggregates.by_region
     tables = (
         ("by_day.tsv", "date", aggregates.by_day),
         ("by_asset.tsv", "asset_path", aggregates.by_asset),
         ("by_region.tsv", "region", regions),
     )
     split = {
-        name: ((first, *COUNT_COLUMNS), lines_by_dataset(table, columns=(first, *COUNT_COLUMNS), privacy=privacy))
+        name: ((first, *COUNT_COLUMNS), bodies_by_dataset(table, columns=(first, *COUNT_COLUMNS), privacy=privacy))
         for name, first, table in tables
     }
-    requesters = per_dataset_counts(aggregates.by_requester)
+    requesters = aggregates.requesters
     files: Files = {}
     for dataset in datasets:
         folder = dataset_folder(dataset)
         for name, (header, pieces) in split.items():
-            files[f"{folder}/{name}"] = tsv(header, pieces.get(dataset, []))
+            files[f"{folder}/{name}"] = tsv(header, pieces.get(dataset, ""))
         files[f"{folder}/requester_count.tsv"] = f"{privacy.protect(requesters.get(dataset, 0))}\n"
         if folder != dataset:
             files[f"{folder}/dataset_name.txt"] = f"{dataset}\n"
@@ -171,29 +180,30 @@ def weekly_summaries(aggregates: Aggregates, *, datasets: Sequence[str], privacy
     if table is None:
         return {}
     columns = ("week", "asset_path", *COUNT_COLUMNS)
-    pieces, types = lines_by_dataset(table, columns=columns, privacy=privacy), typed_weeks(table)
+    pieces, types = bodies_by_dataset(table, columns=columns, privacy=privacy), typed_weeks(table)
     files: Files = {}
     for dataset in datasets:
         folder = dataset_folder(dataset)
         weeks = sorted(types.get(dataset, {}).items())
         files[f"{folder}/by_asset_type_per_week.tsv"] = tsv(
-            ("week_start", *ASSET_TYPES), ["\t".join(map(str, (week, *sizes.values()))) for week, sizes in weeks]
+            ("week_start", *ASSET_TYPES),
+            "".join("\t".join(map(str, (week, *sizes.values()))) + "\n" for week, sizes in weeks),
         )
-        files[f"{folder}/by_asset_per_week.tsv"] = tsv(("week_start", *columns[1:]), pieces.get(dataset, []))
+        files[f"{folder}/by_asset_per_week.tsv"] = tsv(("week_start", *columns[1:]), pieces.get(dataset, ""))
     return files
 
 
 def archive_summaries(aggregates: Aggregates, *, privacy: Privacy) -> Files:
     """Archive-wide figures from the exact sums, never from rounded per-dataset figures."""
     days = ordered(grouped(aggregates.by_day, ["date"]), ["date"])
-    regions = ordered(grouped(aggregates.by_requester, ["region"]), ["region"])
-    requesters = pc.count_distinct(aggregates.by_requester["ip_id"]).as_py()
+    regions = ordered(grouped(aggregates.by_region, ["region"]), ["region"])
+    requesters = aggregates.archive_requesters
     return {
         "archive/by_day.tsv": tsv(
-            ("date", *COUNT_COLUMNS), text_lines(days, columns=("date", *COUNT_COLUMNS), privacy=privacy)
+            ("date", *COUNT_COLUMNS), text_of(text_body(days, columns=("date", *COUNT_COLUMNS), privacy=privacy))
         ),
         "archive/by_region.tsv": tsv(
-            ("region", *COUNT_COLUMNS), text_lines(regions, columns=("region", *COUNT_COLUMNS), privacy=privacy)
+            ("region", *COUNT_COLUMNS), text_of(text_body(regions, columns=("region", *COUNT_COLUMNS), privacy=privacy))
         ),
         "archive/requester_count.tsv": f"{privacy.protect(requesters)}\n",
     }
@@ -214,9 +224,9 @@ def figures_of(*, sums: dict[str, int], requesters: int, regions: Iterable[str],
 def totals(aggregates: Aggregates, *, datasets: Sequence[str], privacy: Privacy) -> Files:
     """totals.json: each dataset's figures, from one group-by per table over all datasets."""
     sums = {row["dataset"]: row for row in grouped(aggregates.by_day, ["dataset"]).to_pylist()}
-    requesters = per_dataset_counts(aggregates.by_requester)
+    requesters = aggregates.requesters
     regions: dict[str, list[str]] = {}
-    pairs = aggregates.by_requester.group_by(["dataset", "region"], use_threads=False).aggregate([])
+    pairs = aggregates.by_region
     for dataset, region in zip(pairs["dataset"].to_pylist(), pairs["region"].to_pylist(), strict=True):
         regions.setdefault(dataset, []).append(region)
     figures = {
@@ -235,8 +245,8 @@ def archive_totals(aggregates: Aggregates, *, privacy: Privacy) -> Files:
     sums = {name: pc.sum(aggregates.by_day[name]).as_py() or 0 for name in COUNT_COLUMNS}
     figures = figures_of(
         sums=sums,
-        requesters=pc.count_distinct(aggregates.by_requester["ip_id"]).as_py(),
-        regions=pc.unique(aggregates.by_requester["region"]).to_pylist(),
+        requesters=aggregates.archive_requesters,
+        regions=pc.unique(aggregates.by_region["region"]).to_pylist(),
         privacy=privacy,
     )
     return {"archive_totals.json": json.dumps(figures, indent=2, sort_keys=True) + "\n"}

@@ -132,7 +132,7 @@ def write_table(table: pa.Table, target: Path) -> None:
     staged = target.with_name(f".{target.name}.tmp")
     staged.unlink(missing_ok=True)
     with os.fdopen(create_private(staged), "wb") as handle:
-        feather.write_feather(table, handle, compression="zstd")
+        feather.write_feather(table, handle, compression="zstd", chunksize=max(table.num_rows, 1))  # read as one chunk
         handle.flush()
         os.fsync(handle.fileno())
     os.rename(staged, target)
