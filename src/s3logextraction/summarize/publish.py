@@ -288,7 +288,8 @@ def publish_files(*, root: Path, staging: Path, files: Files, live_folders: set[
     """Replaces the changed files of `files` under `root` as a set; with `live_folders`, dataset
     folders outside it are removed.  Returns the number of files written.  Every staged file is
     on disk (one syncfs for all of them) before the first rename, and the renames are on disk
-    (a second syncfs) before this returns."""
+    (a second syncfs) before this returns.  A folder new to `root` is moved in whole, one rename
+    for all its files (a first DANDI publish is thousands of files in hundreds of folders)."""
     todo = changed(root, files)
     scratch = staging / "summaries"
     folders = sorted({Path(name).parent for name in todo})
@@ -301,10 +302,14 @@ def publish_files(*, root: Path, staging: Path, files: Files, live_folders: set[
         make_private_folder(root)
         if todo:
             sync_filesystem(scratch)
-        for folder in folders:
-            (root / folder).mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+        new = new_folders(root, folders)
+        for folder in new:
+            (root / folder.parent).mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+            os.rename(scratch / folder, root / folder)
         for name in todo:
-            os.replace(scratch / name, root / name)
+            if not new.intersection(Path(name).parents):
+                (root / name).parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+                os.replace(scratch / name, root / name)
         if todo:
             sync_filesystem(root)
     finally:
@@ -312,6 +317,15 @@ def publish_files(*, root: Path, staging: Path, files: Files, live_folders: set[
     if live_folders is not None:
         remove_stale_folders(root, live=live_folders)
     return len(todo)
+
+
+def new_folders(root: Path, folders: Sequence[Path]) -> set[Path]:
+    """The top-most of `folders` (sorted, parents first) that `root` does not have yet."""
+    new: set[Path] = set()
+    for folder in folders:
+        if folder != Path(".") and not new.intersection(folder.parents) and not (root / folder).exists():
+            new.add(folder)
+    return new
 
 
 def remove_stale_folders(root: Path, *, live: set[str]) -> None:
