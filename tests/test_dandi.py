@@ -257,6 +257,8 @@ def test_a_failing_api_changes_nothing(dandi_cache: Path) -> None:
         (b"[1, 2]", "must be an object"),
         (json.dumps({A: {"000001": "a.nwb"}, B: ["000001"]}).encode(), B),
         (b"{not json", "not JSON"),
+        (json.dumps({A: {"000001": "a.nwb"}}).encode()[:-1], "not JSON"),
+        (json.dumps({A: {"000001": "a.nwb"}}).encode() + b" {}", "extra data"),
     ],
 )
 def test_a_malformed_mapping_is_one_line(dandi_cache: Path, tmp_path: Path, content: bytes, named: str) -> None:

@@ -20,6 +20,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import secrets
 import sqlite3
 import time
@@ -38,6 +39,9 @@ from .generic import UNDETERMINED
 
 UNASSOCIATED = "unassociated"
 ATTRIBUTION_TOKEN = "dandi_attribution_token"
+JSON_SPACE = re.compile(r"[ \t\n\r]*")
+KEY_SEPARATOR = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
+ENTRY_END = re.compile(r"[ \t\n\r]*([,}])[ \t\n\r]*")
 DEFAULT_API_URL = "https://api.dandiarchive.org/api"
 RETRIES = 4
 BACKOFF = 0.5  # seconds before the first retry, doubled each time
@@ -244,29 +248,58 @@ def mapping_stamp(location: str) -> bytes | None:
     return f"{os.path.abspath(location)}\0{status.st_size}\0{status.st_mtime_ns}".encode()
 
 
-def mapping_text(location: str, data: bytes) -> bytes:
-    """The mapping's JSON, gunzipped when gzipped."""
+def mapping_text(location: str, data: bytes) -> str:
+    """The mapping's JSON text, gunzipped when gzipped."""
     try:
-        return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+        return (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode("utf-8")
     except (OSError, EOFError) as error:
         raise InputError(f"the mapping {location} is a broken gzip file: {str(error)[:80]}") from None
-
-
-def mapping_rows(location: str, data: bytes) -> Iterator[tuple[str, str, str]]:
-    """(content id, dandiset, path) of every entry, checked; the first bad entry is named."""
-    try:
-        mapping = json.loads(data)
-    except ValueError as error:
+    except UnicodeDecodeError as error:
         raise InputError(f"the mapping {location} is not JSON (or gzipped JSON): {str(error)[:80]}") from None
-    if not isinstance(mapping, dict):
+
+
+def mapping_rows(location: str, text: str) -> Iterator[tuple[str, str, str]]:
+    """(content id, dandiset, path) of every entry, checked; the first bad entry is named.  The
+    top-level object is read one entry at a time: a mapping of a million ids never becomes a
+    million Python dicts at once."""
+    decoder = json.JSONDecoder()
+    at = after_space(text, 0)
+    if text[at : at + 1] != "{":
+        try:
+            json.loads(text)
+        except ValueError as error:
+            raise InputError(f"the mapping {location} is not JSON (or gzipped JSON): {str(error)[:80]}") from None
         raise InputError(f"the mapping {location} must be an object {{content_id: {{dandiset_id: path}}}}")
-    for content, places in mapping.items():
+    at = after_space(text, at + 1)
+    closing = text[at : at + 1] == "}"
+    at += closing
+    while not closing:
+        try:
+            content, at = decoder.raw_decode(text, at)
+            separator = KEY_SEPARATOR.match(text, at)
+            if not isinstance(content, str) or separator is None:
+                raise json.JSONDecodeError("expected a string key and ':'", text, at)
+            places, at = decoder.raw_decode(text, separator.end())
+            end = ENTRY_END.match(text, at)
+            if end is None:
+                raise json.JSONDecodeError("expected ',' or '}'", text, at)
+        except ValueError as error:
+            raise InputError(f"the mapping {location} is not JSON (or gzipped JSON): {str(error)[:80]}") from None
+        closing, at = end.group(1) == "}", end.end()
         if not isinstance(places, dict) or not all(
             isinstance(dandiset, str) and isinstance(path, str) for dandiset, path in places.items()
         ):
             raise InputError(f"the mapping {location}: entry {content[:80]!r} is not {{dandiset_id: path}}")
         for dandiset, path in places.items():
             yield content, dandiset, path
+    if after_space(text, at) != len(text):
+        raise InputError(f"the mapping {location} is not JSON (or gzipped JSON): extra data after the object")
+
+
+def after_space(text: str, at: int) -> int:
+    """The index of the first non-whitespace character at or after `at`."""
+    space = JSON_SPACE.match(text, at)
+    return space.end() if space else at
 
 
 def load_mapping(db: sqlite3.Connection, *, location: str) -> bool:
@@ -282,13 +315,20 @@ def load_mapping(db: sqlite3.Connection, *, location: str) -> bool:
             with transaction(db):
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('dandi_mapping_stamp', ?)", (stamp,))
         return False
-    data = mapping_text(location, read_mapping(location) if fetched is None else fetched)
+    text = mapping_text(location, read_mapping(location) if fetched is None else fetched)
+    fetched = None  # the text alone stays in memory while it is parsed
     with transaction(db):
         db.execute("DELETE FROM dandi_assets")
         db.execute("DELETE FROM dandi_dandisets")
-        rows = mapping_rows(location, data)
+        db.execute("CREATE TEMP TABLE mapping_rows (content_id TEXT, dandiset_id TEXT, path TEXT)")
+        rows = mapping_rows(location, text)
         while chunk := list(itertools.islice(rows, 50_000)):
-            db.executemany("INSERT OR REPLACE INTO dandi_assets VALUES (?, ?, ?, 'mapping', '', 'mapping')", chunk)
+            db.executemany("INSERT INTO temp.mapping_rows VALUES (?, ?, ?)", chunk)
+        db.execute(  # in key order: the clustered table is appended to, not written at random places
+            "INSERT OR REPLACE INTO dandi_assets SELECT content_id, dandiset_id, path, 'mapping', '', 'mapping' "
+            "FROM temp.mapping_rows ORDER BY content_id, dandiset_id"
+        )
+        db.execute("DROP TABLE temp.mapping_rows")
         db.execute("INSERT OR REPLACE INTO meta VALUES ('dandi_mapping_sha256', ?)", (digest,))
         db.execute("INSERT OR REPLACE INTO meta VALUES ('dandi_mapping_stamp', ?)", (stamp or b"",))
         changed_attribution(db)
