@@ -66,7 +66,7 @@ def test_night_after_night_equals_one_run_and_a_rebuild(
         assert f"({new_batches} new shards aggregated)" in result.stderr, "only the night's shards are read"
     assert published(cache) == reference
     idle = cli("run", str(folder), "--cache", str(cache))
-    assert "(0 new shards aggregated)" in idle.stderr and "0 files changed" in idle.stderr
+    assert "nothing new since the last publish" in idle.stderr and "0 files changed" in idle.stderr
     rebuilt = cli("update", "summaries", "--cache", str(cache), "--rebuild")
     assert rebuilt.returncode == 0 and "new shards aggregated" in rebuilt.stderr
     assert "(0 new shards aggregated)" not in rebuilt.stderr
@@ -75,6 +75,28 @@ def test_night_after_night_equals_one_run_and_a_rebuild(
     assert published(cache) != reference, "a new level republishes from the store without any shard"
     assert cli("update", "summaries", "--cache", str(cache)).returncode == 0
     assert published(cache) == reference
+
+
+def test_a_night_with_nothing_new_publishes_nothing_until_an_input_changes(
+    small_corpus: tuple[Path, dict[str, Any]], reference: dict[str, str], tmp_path: Path
+) -> None:
+    logs, _ = small_corpus
+    cache = tmp_path / "cache"
+    assert cli("run", str(logs), "--cache", str(cache)).returncode == 0
+    idle = cli("run", str(logs), "--cache", str(cache))
+    assert idle.returncode == 0 and "nothing new since the last publish" in idle.stderr
+    (cache / "summaries" / "archive" / "by_region.tsv").unlink()
+    restored = cli("update", "summaries", "--cache", str(cache), "--mode", "archive")
+    assert "1 files changed" in restored.stderr and published(cache) == reference, "a missing file is written again"
+    ranges = tmp_path / "vpn.txt"
+    ranges.write_text("0.0.0.0/0\n::/0\n")
+    relabel = cli("update", "ip", "regions", "--cache", str(cache), "--vpn-ranges", str(ranges), "--refresh-days", "1")
+    assert relabel.returncode == 0, relabel.stderr
+    again = cli("run", str(logs), "--cache", str(cache))
+    assert again.returncode == 0 and "nothing new" not in again.stderr, "new region labels republish"
+    assert published(cache)["archive/by_region.tsv"] != reference["archive/by_region.tsv"]
+    exact = cli("update", "summaries", "--cache", str(cache), "--privacy-threshold", "1", "--privacy-rounding", "1")
+    assert "nothing new" not in exact.stderr, "other settings republish"
 
 
 def test_a_reset_extraction_empties_the_store(

@@ -196,6 +196,13 @@ def meta_value(db: sqlite3.Connection, name: str) -> bytes | None:
     return None if row is None else bytes(row[0])
 
 
+def touch_summary_inputs(db: sqlite3.Connection) -> None:
+    """Marks, inside the transaction that changes them, that inputs of the summaries other than
+    shards (region labels, coordinates, dataset attribution) changed: the next summaries run
+    publishes again instead of finding nothing to do."""
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('summary_inputs', ?)", (os.urandom(8).hex().encode(),))
+
+
 def fsync_directory(path: Path) -> None:
     descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:

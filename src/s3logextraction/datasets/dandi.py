@@ -33,7 +33,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..cache import meta_value, transaction
+from ..cache import meta_value, touch_summary_inputs, transaction
 from ..errors import InputError, ServiceError
 from .generic import UNDETERMINED
 
@@ -146,6 +146,7 @@ def changed_attribution(db: sqlite3.Connection) -> None:
     """Marks the stored attribution as changed (inside the transaction that changes it), so any
     resolution remembered from it is recomputed."""
     db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (ATTRIBUTION_TOKEN, secrets.token_hex(8).encode()))
+    touch_summary_inputs(db)
 
 
 def attribution_token(db: sqlite3.Connection) -> str:

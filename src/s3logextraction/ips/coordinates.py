@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..cache import Cache, transaction
+from ..cache import Cache, touch_summary_inputs, transaction
 from ..errors import PartialError, storage_errors
 from ..geodata import Place, cloud_regions, countries, countries_with_subdivisions, is_place, normalised, subdivisions
 from .regions import label_class
@@ -100,6 +100,8 @@ def labels_to_place(db: sqlite3.Connection) -> list[str]:
 def store(db: sqlite3.Connection, rows: Sequence[tuple[str, float, float, str]]) -> None:
     with transaction(db):
         db.executemany("INSERT OR REPLACE INTO region_coordinates VALUES (?, ?, ?, ?)", rows)
+        if rows:
+            touch_summary_inputs(db)
 
 
 def place_regions(opened: Cache, *, opencage: OpenCagePlaces | None) -> CoordinatesReport:

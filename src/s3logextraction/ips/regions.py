@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..cache import Cache, meta_value, transaction, utc_now
+from ..cache import Cache, meta_value, touch_summary_inputs, transaction, utc_now
 from ..errors import PartialError, storage_errors
 from ..progress import progress_bar
 from .classify import Classifier
@@ -121,6 +121,8 @@ def classify_chunk(
         db.executemany(
             "INSERT OR REPLACE INTO ip_regions (ip_id, region, source, classified_at) VALUES (?, ?, ?, ?)", rows
         )
+        if any(before.get(ip_id) != label for ip_id, label, _, _ in rows):
+            touch_summary_inputs(db)  # a refresh that confirms every label changes no summary
     for ip_id, label, _, _ in rows:
         report.by_class[label_class(label)] += 1
         if ip_id in refreshed:

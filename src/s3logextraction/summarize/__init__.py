@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pyarrow.compute as pc
 
-from ..cache import Cache
+from ..cache import Cache, meta_value, transaction
 from ..datasets import check_level, dataset_folder
 from ..datasets.dandi import DandiSource, attribution_token, dandi_places
 from ..errors import storage_errors
@@ -28,9 +30,10 @@ from .publish import (
     totals,
     weekly_summaries,
 )
-from .store import memo_path, update_store
+from .store import fold_plan, memo_path, update_store
 
 log = logging.getLogger("s3logextraction")
+PUBLISHED = "published_summaries"  # meta: the fingerprint, dataset count and file count of the last publish
 
 
 class Mode(StrEnum):
@@ -49,8 +52,12 @@ class SummaryReport:
     summaries: Path
     pending_index: int
     shards_aggregated: int = 0
+    up_to_date: bool = False
 
     def summary(self) -> str:
+        if self.up_to_date:
+            where = f"{self.datasets} datasets, 0 files changed in {self.summaries}"
+            return f"summaries: {where} (nothing new since the last publish)"
         return (
             f"summaries: {self.datasets} datasets, {self.files_written} files changed in {self.summaries} "
             f"({self.shards_aggregated} new shards aggregated)"
@@ -62,21 +69,39 @@ def chosen_datasets(aggregates: Aggregates, *, pick: Sequence[str], skip: Sequen
     return [name for name in every if (not pick or name in pick) and name not in skip]
 
 
-def load(cache: Cache, *, level: int, dandi: DandiSource | None, rebuild: bool) -> tuple[Aggregates, int]:
+def load(cache: Cache, *, level: int, dandi: bool, rebuild: bool) -> Aggregates:
     """The aggregate store brought up to date (new shards only, or all with `rebuild`), then
-    attributed: with `dandi`, to dandisets (the attribution is brought up to date first, so a
-    failing API leaves the published files as they were), else by key prefix."""
-    pending = cache.db.execute("SELECT count(*) FROM batches WHERE format != 'parquet'").fetchone()[0]
-    if pending:
-        log.warning("%d shards of an older version wait for `update ip indexes` and are not counted yet", pending)
-    if dandi is not None:
-        dandi.refresh(cache.db)
+    attributed: with `dandi`, to dandisets (from the attribution brought up to date before), else
+    by key prefix."""
     store = update_store(cache, rebuild=rebuild)
-    if dandi is None:
-        return aggregate(store=store, db=cache.db, attribute=generic_attribution(level)), pending
+    if not dandi:
+        return aggregate(store=store, db=cache.db, attribute=generic_attribution(level))
     memo = Memo(path=memo_path(cache), token=attribution_token(cache.db))
     attribute = partial(dandi_places, db=cache.db)
-    return aggregate(store=store, db=cache.db, attribute=attribute, weekly=True, memo=memo), pending
+    return aggregate(store=store, db=cache.db, attribute=attribute, weekly=True, memo=memo)
+
+
+def fingerprint(opened: Cache, *, settings: dict[str, Any]) -> str | None:
+    """What the published files are a function of: the store generation (None while shards wait
+    to be folded), the other inputs' token and the settings.  The same fingerprint as at the last
+    publish, with the published files all there, means there is nothing to do."""
+    from .. import __version__
+
+    plan = fold_plan(opened)
+    if plan.todo or plan.generation is None:
+        return None
+    inputs = (meta_value(opened.db, "summary_inputs") or b"").decode()
+    state = {"version": __version__, "generation": plan.generation, "inputs": inputs, **settings}
+    return json.dumps(state, sort_keys=True)
+
+
+def published_state(opened: Cache) -> dict[str, Any]:
+    value = meta_value(opened.db, PUBLISHED)
+    return json.loads(value) if value else {}
+
+
+def file_count(root: Path) -> int:
+    return sum(1 for path in root.rglob("*") if path.is_file()) if root.is_dir() else 0
 
 
 def publish(
@@ -124,8 +149,24 @@ def publish_into(
     rules = privacy or Privacy()
     per_dataset_mode = Mode.dandi if any(mode == Mode.dandi for _, mode in outputs) else Mode.generic
     with storage_errors(what=opened.paths.root):
-        source = (dandi or DandiSource()) if per_dataset_mode == Mode.dandi else None
-        aggregates, pending = load(opened, level=level, dandi=source, rebuild=rebuild)
+        pending = opened.db.execute("SELECT count(*) FROM batches WHERE format != 'parquet'").fetchone()[0]
+        if pending:
+            log.warning("%d shards of an older version wait for `update ip indexes` and are not counted yet", pending)
+        if per_dataset_mode == Mode.dandi:
+            (dandi or DandiSource()).refresh(opened.db)  # before anything is written: a failing API changes nothing
+        settings = {"outputs": [list(output) for output in outputs], "level": level, "pick": sorted(pick),
+                    "skip": sorted(skip), "privacy": [rules.threshold, rules.rounding]}  # fmt: skip
+        last = published_state(opened)
+        before = None if rebuild else fingerprint(opened, settings=settings)
+        if before and last.get("fingerprint") == before and file_count(opened.paths.summaries) == last.get("files"):
+            return SummaryReport(
+                datasets=last["datasets"],
+                files_written=0,
+                summaries=opened.paths.summaries,
+                pending_index=pending,
+                up_to_date=True,
+            )
+        aggregates = load(opened, level=level, dandi=per_dataset_mode == Mode.dandi, rebuild=rebuild)
         every = chosen_datasets(aggregates, pick=(), skip=())
         picked = chosen_datasets(aggregates, pick=pick, skip=skip)
         files: Files = {}
@@ -144,6 +185,10 @@ def publish_into(
         written = publish_files(
             root=opened.paths.summaries, staging=opened.paths.staging, files=files, live_folders=live
         )
+        state = {"fingerprint": fingerprint(opened, settings=settings), "datasets": len(every),
+                 "files": file_count(opened.paths.summaries)}  # fmt: skip
+        with transaction(opened.db):
+            opened.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (PUBLISHED, json.dumps(state).encode()))
         return SummaryReport(
             datasets=len(every),
             files_written=written,

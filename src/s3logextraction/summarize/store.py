@@ -151,19 +151,34 @@ def remove_other_generations(cache: Cache, generation: str | None) -> None:
             path.unlink()
 
 
-def update_store(cache: Cache, *, rebuild: bool = False, show_progress: bool | None = None) -> Store:
-    """The store with every committed shard folded in, reading only shards not folded yet (all of
-    them with `rebuild`, or when a batch it holds is gone, as after `reset extraction`)."""
-    make_private_folder(cache.paths.aggregates)
+@dataclass(frozen=True)
+class FoldPlan:
+    """The store generation to start from and the batches to fold into it (all of them with
+    `rebuild`, or when a batch the store holds is gone, as after `reset extraction`)."""
+
+    generation: str | None
+    folded: set[str]
+    todo: list[str]
+
+
+def fold_plan(cache: Cache, *, rebuild: bool = False) -> FoldPlan:
     db = cache.db
     generation = current_generation(db)
-    remove_other_generations(cache, generation)
     committed = [batch for (batch,) in db.execute("SELECT batch_id FROM batches WHERE format = 'parquet'")]
     folded = {batch for (batch,) in db.execute("SELECT batch_id FROM aggregated_batches")}
     if rebuild or not stored(cache, generation) or not folded <= set(committed):
         folded, generation = set(), None
-    todo = sorted(batch for batch in committed if batch not in folded)
-    store = read_store(cache, generation)
+    return FoldPlan(generation, folded, sorted(batch for batch in committed if batch not in folded))
+
+
+def update_store(cache: Cache, *, rebuild: bool = False, show_progress: bool | None = None) -> Store:
+    """The store with every committed shard folded in, reading only shards not folded yet."""
+    make_private_folder(cache.paths.aggregates)
+    db = cache.db
+    remove_other_generations(cache, current_generation(db))
+    plan = fold_plan(cache, rebuild=rebuild)
+    folded, todo = plan.folded, plan.todo
+    store = read_store(cache, plan.generation)
     if not todo:
         return store
     parts = {"day": [store.day], "requester": [store.requester]}
