@@ -280,6 +280,17 @@ def test_ipinfo_labels_then_coordinates_with_opencage(tmp_path: Path) -> None:
         regions = cli("update", "ip", "regions", "--cache", str(cache), env=env)
         assert regions.returncode == 0, regions.stderr
         coordinates = cli("update", "ip", "coordinates", "--cache", str(cache), env=env)
+        asked = [query["q"] for _, _, query in opencage_fake.seen]
+        again = cli("update", "ip", "coordinates", "--cache", str(cache), env=env)
+        assert again.returncode == 0 and [query["q"] for _, _, query in opencage_fake.seen] == asked, (
+            "no label changed: nothing is asked again"
+        )
+        no_key = cli("update", "ip", "coordinates", "--cache", str(cache), env={**env, "OPENCAGE_API_KEY": ""})
+        assert no_key.returncode == 0 and [query["q"] for _, _, query in opencage_fake.seen] == asked
+        renewed = cli("update", "ip", "coordinates", "--cache", str(cache), env=env)
+        assert renewed.returncode == 0
+    assert [query["q"] for _, _, query in opencage_fake.seen] == [*asked, "Nowhere, FR"], "a new key: a new pass"
+    opencage_fake.seen[:] = opencage_fake.seen[: len(asked)]
     assert coordinates.returncode == 0, coordinates.stderr
     assert [(method, path) for method, path, _ in ipinfo_fake.seen] == [("POST", "/batch")]
     assert labels(cache) == {

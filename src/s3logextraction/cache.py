@@ -196,11 +196,19 @@ def meta_value(db: sqlite3.Connection, name: str) -> bytes | None:
     return None if row is None else bytes(row[0])
 
 
+SUMMARY_INPUTS = "summary_inputs"
+
+
 def touch_summary_inputs(db: sqlite3.Connection) -> None:
     """Marks, inside the transaction that changes them, that inputs of the summaries other than
     shards (region labels, coordinates, dataset attribution) changed: the next summaries run
     publishes again instead of finding nothing to do."""
-    db.execute("INSERT OR REPLACE INTO meta VALUES ('summary_inputs', ?)", (os.urandom(8).hex().encode(),))
+    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (SUMMARY_INPUTS, os.urandom(8).hex().encode()))
+
+
+def summary_inputs(db: sqlite3.Connection) -> str:
+    """The token `touch_summary_inputs` last wrote ("" before any)."""
+    return (meta_value(db, SUMMARY_INPUTS) or b"").decode()
 
 
 def fsync_directory(path: Path) -> None:

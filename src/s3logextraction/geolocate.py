@@ -11,13 +11,14 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import sqlite3
 import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .cache import Cache, create_private, fsync_directory, make_private_folder
+from .cache import Cache, create_private, fsync_directory, make_private_folder, meta_value, summary_inputs, transaction
 from .errors import InputError, S3LogExtractionError, storage_errors
 from .ips.classify import read_vpn_ranges
 from .ips.coordinates import CoordinatesReport, OpenCagePlaces, place_regions
@@ -25,6 +26,7 @@ from .ips.providers import EmbeddedProvider, IpinfoProvider, MmdbProvider, Provi
 from .ips.regions import RegionsReport, classify_into
 from .summarize import publish_coordinates
 
+PLACED_FOR = "coordinates_placed_for"  # meta: the summary inputs and provider of the last complete placement
 DBIP_URL = "https://download.db-ip.com/free/dbip-city-lite-{month}.mmdb.gz"
 
 
@@ -84,11 +86,25 @@ def regions_into(
 
 def coordinates_into(opened: Cache, *, geolocation: Geolocation) -> CoordinatesReport:
     """Places every region label in use and rewrites region_codes_to_coordinates.yaml when its
-    content changes (also after a quota stopped OpenCage: what was placed is published)."""
+    content changes (also after a quota stopped OpenCage: what was placed is published).  When
+    no label changed since the last complete pass, there is nothing to place: a nightly run does
+    not scan every label, nor ask OpenCage again about labels it could not place."""
+    db = opened.db
+    opencage = geolocation.opencage()
+    if summary_inputs(db) and meta_value(db, PLACED_FOR) == placement_stamp(db, opencage=opencage):
+        return CoordinatesReport()
     try:
-        return place_regions(opened, opencage=geolocation.opencage())
+        report = place_regions(opened, opencage=opencage)
     finally:
         publish_coordinates(opened)
+    with transaction(db):
+        db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (PLACED_FOR, placement_stamp(db, opencage=opencage)))
+    return report
+
+
+def placement_stamp(db: sqlite3.Connection, *, opencage: OpenCagePlaces | None) -> bytes:
+    """The summary inputs and the places source a placement pass saw (a new OpenCage key: a new pass)."""
+    return f"{summary_inputs(db)} {'opencage' if opencage else 'embedded'}".encode()
 
 
 def update_ip_regions(

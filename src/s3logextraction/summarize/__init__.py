@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow.compute as pc
 
-from ..cache import Cache, meta_value, transaction
+from ..cache import Cache, meta_value, summary_inputs, transaction
 from ..datasets import check_level, dataset_folder
 from ..datasets.dandi import DandiSource, attribution_token, dandi_places
 from ..errors import storage_errors
@@ -75,8 +75,9 @@ def load(cache: Cache, *, level: int, dandi: bool, rebuild: bool) -> Aggregates:
     by key prefix."""
     store = update_store(cache, rebuild=rebuild)
     if not dandi:
-        return aggregate(store=store, db=cache.db, attribute=generic_attribution(level))
-    memo = Memo(path=memo_path(cache), token=attribution_token(cache.db))
+        memo = Memo(path=memo_path(cache), token=f"generic level {level}")
+        return aggregate(store=store, db=cache.db, attribute=generic_attribution(level), memo=memo)
+    memo = Memo(path=memo_path(cache), token=f"dandi {attribution_token(cache.db)}")
     attribute = partial(dandi_places, db=cache.db)
     return aggregate(store=store, db=cache.db, attribute=attribute, weekly=True, memo=memo)
 
@@ -90,8 +91,7 @@ def fingerprint(opened: Cache, *, settings: dict[str, Any]) -> str | None:
     plan = fold_plan(opened)
     if plan.todo or plan.generation is None:
         return None
-    inputs = (meta_value(opened.db, "summary_inputs") or b"").decode()
-    state = {"version": __version__, "generation": plan.generation, "inputs": inputs, **settings}
+    state = {"version": __version__, "generation": plan.generation, "inputs": summary_inputs(opened.db), **settings}
     return json.dumps(state, sort_keys=True)
 
 
