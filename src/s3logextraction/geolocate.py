@@ -91,7 +91,7 @@ def coordinates_into(opened: Cache, *, geolocation: Geolocation) -> CoordinatesR
     not scan every label, nor ask OpenCage again about labels it could not place."""
     db = opened.db
     opencage = geolocation.opencage()
-    if summary_inputs(db) and meta_value(db, PLACED_FOR) == placement_stamp(db, opencage=opencage):
+    if meta_value(db, PLACED_FOR) == placement_stamp(db, opencage=opencage):
         return CoordinatesReport()
     try:
         report = place_regions(opened, opencage=opencage)
