@@ -79,7 +79,7 @@ class Attribution:
     indices point into (the dataset names themselves encoded once)."""
 
     datasets: pa.DictionaryArray
-    assets: pa.Array
+    assets: pa.DictionaryArray
 
     @classmethod
     def of(cls, keys: pa.Array, attribute: Attribute, *, memo: Memo | None = None) -> Attribution:
@@ -98,18 +98,26 @@ class Attribution:
         current = known.take(positions)
         if memo and len(missing):
             memo.write(current)
-        return cls(
-            datasets=pc.dictionary_encode(current["dataset"]).combine_chunks(),
-            assets=current["asset_path"].combine_chunks(),
-        )
+        return cls(datasets=in_order(current["dataset"]), assets=in_order(current["asset_path"]))
 
     def applied(self, table: pa.Table) -> pa.Table:
         """`table` with its key replaced by dataset and asset path, both dictionary columns (no
         string copied per row)."""
         keys = table["key"].combine_chunks().indices
-        dataset = pa.DictionaryArray.from_arrays(pc.take(self.datasets.indices, keys), self.datasets.dictionary)
-        asset = pa.DictionaryArray.from_arrays(keys, self.assets)
+        dataset, asset = (
+            pa.DictionaryArray.from_arrays(pc.take(codes.indices, keys), codes.dictionary, ordered=True)
+            for codes in (self.datasets, self.assets)
+        )
         return table.drop_columns(["key"]).append_column("dataset", dataset).append_column("asset_path", asset)
+
+
+def in_order(values: pa.ChunkedArray) -> pa.DictionaryArray:
+    """`values` encoded over their sorted distinct values, marked ordered: sorting by them is
+    sorting their integer codes."""
+    distinct = pc.unique(values)
+    dictionary = distinct.take(pc.sort_indices(distinct))
+    codes = pc.index_in(values, value_set=dictionary).cast(pa.int32()).combine_chunks()
+    return pa.DictionaryArray.from_arrays(codes, dictionary, ordered=True)
 
 
 def region_table(db: sqlite3.Connection) -> pa.Table:

@@ -93,11 +93,15 @@ def tsv(header: Sequence[str], body: str) -> str:
 
 
 def sort_code(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
-    """A column as sortable values: a dictionary column as the rank of each row's value."""
+    """A column as sortable values: a dictionary column as the rank of each row's value (its
+    codes themselves when its dictionary is sorted, as the attribution builds it)."""
     if not pa.types.is_dictionary(column.type):
         return column
     combined = column.combine_chunks()
-    return pc.take(pc.rank(combined.dictionary, tiebreaker="dense"), combined.indices)
+    values = combined.dictionary
+    if column.type.ordered and (len(values) < 2 or pc.all(pc.less(values[:-1], values[1:])).as_py()):
+        return combined.indices
+    return pc.take(pc.rank(values, tiebreaker="dense"), combined.indices)
 
 
 def ordered(table: pa.Table, names: Sequence[str]) -> pa.Table:
