@@ -278,6 +278,29 @@ def test_a_version_1_cache_is_migrated_and_its_tsv_shard_indexed(tmp_path: Path)
     assert '"ds"' in published and "147" in published
 
 
+def test_a_version_5_dandi_attribution_is_kept_and_clustered(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    with Cache.open_for_writing(cache, command="test", create=True):
+        pass
+    db = sqlite3.connect(cache / "state.sqlite")
+    db.executescript(
+        "DROP INDEX dandi_assets_dandiset; DROP TABLE dandi_assets;"
+        "CREATE TABLE dandi_assets (content_id TEXT NOT NULL, dandiset_id TEXT NOT NULL, path TEXT NOT NULL,"
+        " version TEXT NOT NULL, version_modified TEXT NOT NULL, source TEXT NOT NULL,"
+        " PRIMARY KEY (content_id, dandiset_id, version));"
+        "CREATE INDEX dandi_assets_dandiset ON dandi_assets(dandiset_id);"
+        "INSERT INTO dandi_assets VALUES ('c1', '000001', 'a.nwb', 'draft', '2024-01-01', 'api');"
+        "PRAGMA user_version = 5;"
+    )
+    db.close()
+    with Cache.open_for_writing(cache, command="test") as opened:
+        assert opened.db.execute("SELECT * FROM dandi_assets").fetchall() == [
+            ("c1", "000001", "a.nwb", "draft", "2024-01-01", "api")
+        ]
+        sql = opened.db.execute("SELECT sql FROM sqlite_master WHERE name = 'dandi_assets'").fetchone()[0]
+        assert "WITHOUT ROWID" in sql and opened.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
 def test_a_cache_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     logs = write_logs(tmp_path / "logs", {"d/x.bin": 3})
     cache = tmp_path / "cache"

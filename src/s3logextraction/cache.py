@@ -133,12 +133,7 @@ CREATE TABLE region_coordinates (
 """
 # Version 4: DANDI attribution, content id (blob or Zarr id) -> dandiset and path per version, as
 # the DANDI API or a mapping file gave it; the dandisets' `modified` of the last API walk.
-VERSION_4 = """
-CREATE TABLE dandi_dandisets (
-    dandiset_id TEXT PRIMARY KEY,
-    modified TEXT NOT NULL
-);
-CREATE TABLE dandi_assets (
+DANDI_ASSET_COLUMNS = """
     content_id TEXT NOT NULL,
     dandiset_id TEXT NOT NULL,
     path TEXT NOT NULL,
@@ -146,7 +141,13 @@ CREATE TABLE dandi_assets (
     version_modified TEXT NOT NULL,
     source TEXT NOT NULL,
     PRIMARY KEY (content_id, dandiset_id, version)
+"""
+VERSION_4 = f"""
+CREATE TABLE dandi_dandisets (
+    dandiset_id TEXT PRIMARY KEY,
+    modified TEXT NOT NULL
 );
+CREATE TABLE dandi_assets ({DANDI_ASSET_COLUMNS});
 CREATE INDEX dandi_assets_dandiset ON dandi_assets(dandiset_id);
 """
 # Version 5: the batches folded into the summaries' aggregate store.
@@ -155,18 +156,10 @@ CREATE TABLE aggregated_batches (batch_id TEXT PRIMARY KEY);
 """
 # Version 6: DANDI attribution clustered by content id (WITHOUT ROWID), so resolving the requested
 # ids is one B-tree walk per id rather than an index search plus a row fetch.
-VERSION_6 = """
+VERSION_6 = f"""
 DROP INDEX dandi_assets_dandiset;
 ALTER TABLE dandi_assets RENAME TO dandi_assets_v5;
-CREATE TABLE dandi_assets (
-    content_id TEXT NOT NULL,
-    dandiset_id TEXT NOT NULL,
-    path TEXT NOT NULL,
-    version TEXT NOT NULL,
-    version_modified TEXT NOT NULL,
-    source TEXT NOT NULL,
-    PRIMARY KEY (content_id, dandiset_id, version)
-) WITHOUT ROWID;
+CREATE TABLE dandi_assets ({DANDI_ASSET_COLUMNS}) WITHOUT ROWID;
 CREATE INDEX dandi_assets_dandiset ON dandi_assets(dandiset_id);
 INSERT INTO dandi_assets SELECT * FROM dandi_assets_v5;
 DROP TABLE dandi_assets_v5;
