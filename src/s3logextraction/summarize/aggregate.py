@@ -83,22 +83,15 @@ class Attribution:
 
     @classmethod
     def of(cls, keys: pa.Array, attribute: Attribute, *, memo: Memo | None = None) -> Attribution:
-        """With `memo`, only keys it does not hold go through `attribute`, and it is rewritten
-        (for the current keys) when it lacked some."""
+        """With `memo`, the attribution of keys seen before is read back already encoded; only
+        new keys go through `attribute`, and then the memo is rewritten for the current keys."""
         known = memo.read() if memo else None
-        if known is None:
-            known = pa.table({name: pa.array([], pa.string()) for name in ("key", "dataset", "asset_path")})
-        positions = pc.index_in(keys, value_set=known["key"])
-        missing = keys.filter(pc.is_null(positions))
-        if len(missing):
-            datasets, assets = attribute(missing.to_pylist())
-            resolved = pa.table({"key": missing, "dataset": datasets, "asset_path": assets}, schema=known.schema)
-            known = pa.concat_tables([known.replace_schema_metadata(None), resolved.replace_schema_metadata(None)])
-            positions = pc.index_in(keys, value_set=known["key"])
-        current = known.take(positions)
-        if memo and len(missing):
-            memo.write(current)
-        return cls(datasets=in_order(current["dataset"]), assets=in_order(current["asset_path"]))
+        if known is None or not encoded(known) or pc.any(pc.is_null(pc.index_in(keys, value_set=known["key"]))).as_py():
+            known = resolved(keys, attribute, known=known)
+            if memo:
+                memo.write(known)
+        current = known.take(pc.index_in(keys, value_set=known["key"]))
+        return cls(datasets=current["dataset"].combine_chunks(), assets=current["asset_path"].combine_chunks())
 
     def applied(self, table: pa.Table) -> pa.Table:
         """`table` with its key replaced by dataset and asset path, both dictionary columns (no
@@ -109,6 +102,29 @@ class Attribution:
             for codes in (self.datasets, self.assets)
         )
         return table.drop_columns(["key"]).append_column("dataset", dataset).append_column("asset_path", asset)
+
+
+ATTRIBUTED = pa.schema([(name, pa.string()) for name in ("key", "dataset", "asset_path")])
+
+
+def resolved(keys: pa.Array, attribute: Attribute, *, known: pa.Table | None) -> pa.Table:
+    """(key, dataset, asset_path) of `keys`, in their order, dataset and asset path encoded in
+    order; keys that `known` holds are not attributed again."""
+    held = ATTRIBUTED.empty_table() if known is None else known.replace_schema_metadata(None).cast(ATTRIBUTED)
+    missing = keys.filter(pc.is_null(pc.index_in(keys, value_set=held["key"])))
+    datasets, assets = attribute(missing.to_pylist())
+    new = pa.table({"key": missing, "dataset": datasets, "asset_path": assets}, schema=ATTRIBUTED)
+    every = pa.concat_tables([held, new])
+    current = every.take(pc.index_in(keys, value_set=every["key"]))
+    return pa.table(
+        {"key": keys, "dataset": in_order(current["dataset"]), "asset_path": in_order(current["asset_path"])}
+    )
+
+
+def encoded(table: pa.Table) -> bool:
+    """Whether a memo holds its dataset and asset path columns encoded in order."""
+    types = [table.schema.field(name).type for name in ("dataset", "asset_path")]
+    return all(pa.types.is_dictionary(kind) and kind.ordered for kind in types)
 
 
 def in_order(values: pa.ChunkedArray) -> pa.DictionaryArray:
