@@ -17,7 +17,6 @@ import pytest
 from s3logextraction.testing import generate_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
 CORPUS = Path(__file__).resolve().parent / "corpus"
 EXAMPLES = ROOT / "examples"
 HOUR = 3600

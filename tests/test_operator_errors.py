@@ -24,7 +24,7 @@ from s3logextraction.errors import ExitCode, PartialError
 from s3logextraction.extract.runner import ChildProcesses
 from s3logextraction.ips.admin import MAX_IP_ID
 
-from .conftest import ROOT, SHARED_CORPUS, age, cli, fill
+from .conftest import ROOT, age, cli, fill
 from .test_extract import assert_consistent, expected_per_key, per_key, shard_rows
 from .test_parser import GOOD
 
@@ -489,7 +489,7 @@ def test_the_readme_documents_every_exit_code() -> None:
 
 def test_the_readme_links_only_files_in_the_repository() -> None:
     readme = (ROOT / "README.md").read_text()
-    assert f"../{SHARED_CORPUS.parent.name}" not in readme, "the README names nothing beside the repository"
+    assert "../" not in readme, "the README names nothing beside the repository"
     for target in re.findall(r"\]\(([^)#]+)\)", readme):
         if "://" not in target:
             assert (ROOT / target).exists(), target
