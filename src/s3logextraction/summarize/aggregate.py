@@ -3,9 +3,9 @@
 The store (`store.py`) holds exact partial sums per (key, day) and (key, ip_id); here each
 distinct key goes once through the attribution (key prefix, or DANDI's dandisets) and pyarrow
 groups the partial sums by dataset.  Work and memory are bounded by the store's size, not by the
-number of requests.  An attribution that costs a lookup per key (DANDI's) is remembered in a memo
-valid for one state of the attribution data (a token that changes with it), so a night resolves
-only the keys that are new.
+number of requests.  The attribution of the store's keys is remembered in a memo valid for one
+state of what it depends on (the `--level`, or a token that changes with the DANDI attribution
+data), already encoded in sorted order, so a night resolves and sorts only the keys that are new.
 """
 
 from __future__ import annotations
@@ -86,11 +86,13 @@ class Attribution:
         """With `memo`, the attribution of keys seen before is read back already encoded; only
         new keys go through `attribute`, and then the memo is rewritten for the current keys."""
         known = memo.read() if memo else None
-        if known is None or not encoded(known) or pc.any(pc.is_null(pc.index_in(keys, value_set=known["key"]))).as_py():
+        positions = None if known is None else pc.index_in(keys, value_set=known["key"])
+        if known is None or positions is None or not encoded(known) or pc.any(pc.is_null(positions)).as_py():
             known = resolved(keys, attribute, known=known)
+            positions = pc.index_in(keys, value_set=known["key"])
             if memo:
                 memo.write(known)
-        current = known.take(pc.index_in(keys, value_set=known["key"]))
+        current = known.take(positions)
         return cls(datasets=current["dataset"].combine_chunks(), assets=current["asset_path"].combine_chunks())
 
     def applied(self, table: pa.Table) -> pa.Table:

@@ -136,11 +136,10 @@ def region_figures(regions: Iterable[str]) -> tuple[int, int]:
 
 def dataset_summaries(aggregates: Aggregates, *, datasets: Sequence[str], privacy: Privacy) -> Files:
     """by_day, by_asset, by_region and requester_count for each dataset."""
-    regions = aggregates.by_region
     tables = (
         ("by_day.tsv", "date", aggregates.by_day),
         ("by_asset.tsv", "asset_path", aggregates.by_asset),
-        ("by_region.tsv", "region", regions),
+        ("by_region.tsv", "region", aggregates.by_region),
     )
     split = {
         name: ((first, *COUNT_COLUMNS), bodies_by_dataset(table, columns=(first, *COUNT_COLUMNS), privacy=privacy))
