@@ -11,13 +11,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..cache import Cache, meta_value, summary_inputs, transaction
 from ..datasets import check_level, dataset_folder
 from ..datasets.dandi import DandiSource, attribution_token, dandi_places
 from ..errors import storage_errors
-from .aggregate import Aggregates, Memo, aggregate, generic_attribution
+from .aggregate import Aggregates, Attribute, Memo, aggregate, generic_attribution
 from .privacy import Privacy
 from .publish import (
     Files,
@@ -72,14 +73,21 @@ def chosen_datasets(aggregates: Aggregates, *, pick: Sequence[str], skip: Sequen
 def load(cache: Cache, *, level: int, dandi: bool, rebuild: bool) -> Aggregates:
     """The aggregate store brought up to date (new shards only, or all with `rebuild`), then
     attributed: with `dandi`, to dandisets (from the attribution brought up to date before), else
-    by key prefix."""
+    by key prefix.  Memory the fold and the group-bys freed is handed back to the system after
+    each (pyarrow's allocator would keep it, and it would count in the peak of the next step)."""
     store = update_store(cache, rebuild=rebuild)
-    if not dandi:
+    pa.default_memory_pool().release_unused()
+    attribute: Attribute
+    if dandi:
+        memo = Memo(path=memo_path(cache), token=f"dandi {attribution_token(cache.db)}")
+        attribute = partial(dandi_places, db=cache.db)
+    else:
         memo = Memo(path=memo_path(cache), token=f"generic level {level}")
-        return aggregate(store=store, db=cache.db, attribute=generic_attribution(level), memo=memo)
-    memo = Memo(path=memo_path(cache), token=f"dandi {attribution_token(cache.db)}")
-    attribute = partial(dandi_places, db=cache.db)
-    return aggregate(store=store, db=cache.db, attribute=attribute, weekly=True, memo=memo)
+        attribute = generic_attribution(level)
+    aggregates = aggregate(store=store, db=cache.db, attribute=attribute, weekly=dandi, memo=memo)
+    del store
+    pa.default_memory_pool().release_unused()
+    return aggregates
 
 
 def fingerprint(opened: Cache, *, settings: dict[str, Any]) -> str | None:
