@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     batch_size: int = 64 * 1024 * 1024
     batch_files: PositiveInt = 2000
     settle_seconds: Annotated[float, Field(ge=0)] = 600.0
+    settle_days: Annotated[int, Field(ge=0)] | None = None
+    s3_endpoint_url: str | None = None
+    s3_inventory: Path | None = None
     operations: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_OPERATIONS))
     privacy_threshold: PositiveInt = 50
     privacy_rounding: PositiveInt = 20

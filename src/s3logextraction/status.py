@@ -10,17 +10,21 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from .cache import CachePaths, reader, running_holder
+from .cache import CachePaths, meta_value, reader, running_holder
+from .errors import UsageError
 from .geodata import is_place
 from .ips.regions import LABEL_CLASSES, label_class
+from .sources.s3 import S3Location, inventory_listing
 
 
 def grouped(db: sqlite3.Connection, query: str) -> dict[str, int]:
     return {str(name): int(count) for name, count in db.execute(query).fetchall()}
 
 
-def status(*, cache: Path) -> dict[str, Any]:
-    """The figures `status --json` prints; keys are stable for scripts and monitoring."""
+def status(*, cache: Path, inventory: Path | None = None) -> dict[str, Any]:
+    """The figures `status --json` prints; keys are stable for scripts and monitoring.  With
+    `inventory` (a local copy of the S3 Inventory of the bucket the cache was extracted from),
+    also how many of the log objects it lists are committed."""
     paths = CachePaths.of(cache)
     with reader(paths) as db:
         batches, read, kept, rejected, sent = db.execute(
@@ -31,8 +35,10 @@ def status(*, cache: Path) -> dict[str, Any]:
         settings = {str(name): bytes(value).decode() for name, value in db.execute(
             "SELECT name, value FROM meta WHERE name IN ('operations', 'mode')"
         )}  # fmt: skip
-        return {
+        source = meta_value(db, "source")
+        figures = {
             "cache": str(paths.root),
+            "source": source.decode() if source else None,
             "log_objects": db.execute("SELECT count(*) FROM log_objects").fetchone()[0],
             "batches": batches,
             "lines_read": int(read),
@@ -64,6 +70,19 @@ def status(*, cache: Path) -> dict[str, Any]:
             "regions": region_figures(db),
             "running": running_holder(paths),
         }
+        if inventory is not None:
+            figures["inventory"] = inventory_progress(db, source=figures["source"], inventory=inventory)
+        return figures
+
+
+def inventory_progress(db: sqlite3.Connection, *, source: str | None, inventory: Path) -> dict[str, Any]:
+    if not source or not source.startswith("s3://"):
+        raise UsageError("--inventory: this cache was not extracted from an s3:// source, so no inventory applies")
+    listing = inventory_listing(inventory, location=S3Location.parse(source))
+    committed = {name for (name,) in db.execute("SELECT name FROM log_objects")}
+    done = sum(log_object.name in committed for log_object in listing.objects)
+    total = len(listing.objects)
+    return {"log_objects": total, "committed": done, "percent": round(100 * done / total, 2) if total else 100.0}
 
 
 def ip_figures(db: sqlite3.Connection) -> dict[str, Any]:

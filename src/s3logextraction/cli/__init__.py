@@ -63,6 +63,8 @@ def root(
 ) -> None:
     """Turn raw Amazon S3 server access logs into privacy-safe public usage statistics."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for chatty in ("botocore", "boto3", "urllib3"):  # their INFO lines ("Found credentials ...") are not ours
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def main(args: Sequence[str] | None = None) -> None:

@@ -13,15 +13,20 @@ from ..errors import PartialError, UsageError
 from ..extract import ExtractReport, extract, reset_extraction, stop
 from ..operations import check_operations
 from ..sizes import parse_size
+from ..sources import LogSource, open_source
 from ..status import status
 from .options import (
     BatchSizeOption,
     CacheOption,
+    EndpointUrlOption,
     ExtractModeOption,
+    InventoryOption,
     JsonOption,
     LimitOption,
+    LogSourceArgument,
     OperationsOption,
     RetryFailedOption,
+    SettleDaysOption,
     SettleOption,
     WorkersOption,
     YesOption,
@@ -62,10 +67,16 @@ def extraction_options(settings: Settings, *, limit: int | None, retry_failed: b
         "batch_files": settings.batch_files,
         "operations": settings.operations,
         "settle_seconds": settings.settle_seconds,
+        "settle_days": settings.settle_days,
         "retry_failed": retry_failed,
         "mode": settings.mode,
         "password": settings.password.get_secret_value() if settings.password else None,
     }
+
+
+def log_source(location: str, settings: Settings) -> LogSource:
+    """The command line's log location as a source, with the S3 settings for an s3:// one."""
+    return open_source(location, endpoint_url=settings.s3_endpoint_url, inventory=settings.s3_inventory)
 
 
 def check_complete(report: ExtractReport) -> None:
@@ -76,13 +87,16 @@ def check_complete(report: ExtractReport) -> None:
 
 
 def extract_command(
-    log_dir: Annotated[Path, typer.Argument(help="Folder of raw S3 log objects (flat or date-partitioned).")],
+    log_dir: LogSourceArgument,
     cache: CacheOption = None,
     workers: WorkersOption = None,
     limit: LimitOption = None,
     batch_size: BatchSizeOption = None,
     operations: OperationsOption = None,
     settle_seconds: SettleOption = None,
+    settle_days: SettleDaysOption = None,
+    endpoint_url: EndpointUrlOption = None,
+    inventory: InventoryOption = None,
     retry_failed: RetryFailedOption = False,
     mode: ExtractModeOption = None,
 ) -> None:
@@ -93,11 +107,15 @@ def extract_command(
         batch_size=batch_size,
         operations=operations,
         settle_seconds=settle_seconds,
+        settle_days=settle_days,
+        s3_endpoint_url=endpoint_url,
+        s3_inventory=inventory,
         mode=mode,
     )
+    source = log_source(log_dir, settings)
     with drain_on_first_signal() as stop_event:
         report = extract(
-            log_dir,
+            source,
             cache=settings.cache,
             stop=stop_event,
             **extraction_options(settings, limit=limit, retry_failed=retry_failed),
@@ -131,15 +149,16 @@ def by_reason(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {count}" for name, count in counts.items()) or "-"
 
 
-def status_command(cache: CacheOption = None, as_json: JsonOption = False) -> None:
+def status_command(cache: CacheOption = None, inventory: InventoryOption = None, as_json: JsonOption = False) -> None:
     """Where the cache stands: what is committed, skipped, rejected, failed, and whether a run is going."""
-    figures = status(cache=load_settings(cache=cache).cache)
+    figures = status(cache=load_settings(cache=cache).cache, inventory=inventory)
     if as_json:
         typer.echo(json.dumps(figures, sort_keys=True))
         return
     running = figures["running"]
     lines = [
         f"cache:           {figures['cache']}",
+        f"source:          {figures['source'] or '-'} (the last extracted)",
         f"log objects:     {figures['log_objects']} in {figures['batches']} batches "
         f"(operations {figures['operations'] or '-'}, mode {figures['mode'] or '-'})",
         f"lines:           {figures['lines_read']} read = {figures['lines_kept']} kept + "
@@ -164,6 +183,10 @@ def status_command(cache: CacheOption = None, as_json: JsonOption = False) -> No
         "running:         "
         + (f"pid {running['pid']} ({running['command']}) since {running['since']}" if running else "no"),
     ]
+    if "inventory" in figures:
+        listed = figures["inventory"]
+        lines.append(f"inventory:       {listed['committed']} of {listed['log_objects']} log objects committed "
+                     f"({listed['percent']}%)")  # fmt: skip
     typer.echo("\n".join(lines))
 
 

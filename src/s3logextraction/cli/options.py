@@ -84,8 +84,39 @@ SettleOption = Annotated[
     typer.Option(
         "--settle-seconds",
         min=0,
-        help="Leave objects modified this recently for the next run (they may still be written). Default 600.",
+        help="Leave files modified this recently for the next run (they may still be written). Default 600.",
         show_default=False,
+    ),
+]
+SettleDaysOption = Annotated[
+    int | None,
+    typer.Option(
+        "--settle-days",
+        min=0,
+        help="Leave objects of the newest N UTC days for a later run (AWS delivers late). Default 1 for s3://, else 0.",
+        show_default=False,
+    ),
+]
+EndpointUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        help="S3 endpoint of an s3:// source (another region or an S3-compatible store).",
+        show_default=False,
+    ),
+]
+InventoryOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--inventory",
+        help="List an s3:// source from this local copy of its S3 Inventory (newest manifest), not a live listing.",
+        show_default=False,
+    ),
+]
+LogSourceArgument = Annotated[
+    str,
+    typer.Argument(
+        help="Folder of raw S3 log objects (flat or date-partitioned), or s3://BUCKET/PREFIX.", show_default=False
     ),
 ]
 RetryFailedOption = Annotated[

@@ -13,21 +13,25 @@ from ..errors import PartialError
 from ..pipeline import run
 from ..summarize import Mode, update_summaries, update_totals
 from ..summarize.privacy import Privacy
-from .extract_cmd import check_complete, extraction_options, extraction_settings
+from .extract_cmd import check_complete, extraction_options, extraction_settings, log_source
 from .ip_cmd import geolocation_of
 from .options import (
     ApiUrlOption,
     BatchSizeOption,
     CacheOption,
+    EndpointUrlOption,
     ExtractModeOption,
+    InventoryOption,
     LevelOption,
     LimitOption,
+    LogSourceArgument,
     MappingOption,
     ModeOption,
     OperationsOption,
     PrivacyRoundingOption,
     PrivacyThresholdOption,
     RetryFailedOption,
+    SettleDaysOption,
     SettleOption,
     WorkersOption,
 )
@@ -122,7 +126,7 @@ def totals_command(
 
 
 def run_command(
-    log_dir: Annotated[Path, typer.Argument(help="Folder of raw S3 log objects.")],
+    log_dir: LogSourceArgument,
     cache: CacheOption = None,
     workers: WorkersOption = None,
     level: LevelOption = 1,
@@ -130,6 +134,9 @@ def run_command(
     batch_size: BatchSizeOption = None,
     operations: OperationsOption = None,
     settle_seconds: SettleOption = None,
+    settle_days: SettleDaysOption = None,
+    endpoint_url: EndpointUrlOption = None,
+    inventory: InventoryOption = None,
     retry_failed: RetryFailedOption = False,
     privacy_threshold: PrivacyThresholdOption = None,
     privacy_rounding: PrivacyRoundingOption = None,
@@ -152,6 +159,9 @@ def run_command(
         batch_size=batch_size,
         operations=operations,
         settle_seconds=settle_seconds,
+        settle_days=settle_days,
+        s3_endpoint_url=endpoint_url,
+        s3_inventory=inventory,
         privacy_threshold=privacy_threshold,
         privacy_rounding=privacy_rounding,
         mode=mode,
@@ -162,7 +172,7 @@ def run_command(
     rules = privacy_of(settings)
     with drain_on_first_signal() as stop_event:
         report = run(
-            log_dir,
+            log_source(log_dir, settings),
             cache=settings.cache,
             privacy=rules,
             level=level,

@@ -27,7 +27,7 @@ from ..operations import DEFAULT_OPERATIONS, ExtractMode, check_operations
 from ..progress import progress_bar
 from ..sources import Listing, LogObject, LogSource, open_source
 from .journal import commit_batch, record_changes
-from .plan import plan_batches, plan_objects
+from .plan import plan_batches, plan_objects, settle_from
 from .runner import BatchResult, ChildProcesses, ParserOptions, run_batch
 from .stop import StopRequest
 
@@ -84,7 +84,7 @@ class ExtractReport:
         if self.failed_earlier:
             parts.append(f"{self.failed_earlier} failed earlier and unchanged (`--retry-failed` retries them)")
         if self.objects_settling:
-            parts.append(f"{self.objects_settling} modified in the last minutes, left for the next run")
+            parts.append(f"{self.objects_settling} too recent (still settling), left for a later run")
         if self.objects_changed:
             parts.append(f"{self.objects_changed} changed after their commit, not counted again (see `status`)")
         if self.files_skipped:
@@ -136,12 +136,16 @@ def extract(
     operations: Sequence[str] = DEFAULT_OPERATIONS,
     password: str | None = None,
     settle_seconds: float = DEFAULT_SETTLE_SECONDS,
+    settle_days: int | None = None,
     retry_failed: bool = False,
     mode: ExtractMode | str = ExtractMode.generic,
     stop: threading.Event | None = None,
     show_progress: bool | None = None,
 ) -> ExtractReport:
-    """Extracts every not-yet-committed log object of `source` into indexed shards of `cache`.
+    """Extracts every not-yet-committed log object of `source` (a folder, `s3://BUCKET/PREFIX`
+    or any `LogSource`) into indexed shards of `cache`.  Objects modified in the last
+    `settle_seconds` (in a folder: an S3 object is never seen half-written), or on the newest
+    `settle_days` UTC days (default: the source's, 1 for S3), wait for a later run.
 
     Each batch's rows are indexed in memory and committed as one Parquet shard in the same
     transaction as the batch, so no raw IP is ever written in the clear.  A wrong password is
@@ -162,6 +166,7 @@ def extract(
             operations=operations,
             password=password,
             settle_seconds=settle_seconds,
+            settle_days=settle_days,
             retry_failed=retry_failed,
             mode=mode,
             stop=request,
@@ -189,6 +194,7 @@ def extract_into(
     operations: Sequence[str] = DEFAULT_OPERATIONS,
     password: str | None = None,
     settle_seconds: float = DEFAULT_SETTLE_SECONDS,
+    settle_days: int | None = None,
     retry_failed: bool = False,
     mode: ExtractMode | str = ExtractMode.generic,
     show_progress: bool | None = None,
@@ -204,6 +210,8 @@ def extract_into(
     with storage_errors(what=opened.paths.root):
         chosen = ExtractMode(mode)
         record_settings(opened, operations=operations, mode=chosen)
+        with transaction(opened.db) as db:  # `status` names it, and compares an inventory with it
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('source', ?)", (source.describe().encode(),))
         indexer = open_indexer(opened, password=password)
         parser = ParserOptions(operations=operations, mode=chosen, excluded=excluded_ips(opened.db, password=password))
         indexer.convert_pending(show_progress=False)
@@ -216,8 +224,11 @@ def extract_into(
             listing.objects,
             committed=committed,
             failed=failed,
-            now_ns=time.time_ns(),
-            settle_seconds=settle_seconds,
+            settle_from_ns=settle_from(
+                now_ns=time.time_ns(),
+                settle_seconds=0 if source.appear_whole else settle_seconds,
+                settle_days=source.settle_days if settle_days is None else settle_days,
+            ),
             retry_failed=retry_failed,
             limit=limit,
         )

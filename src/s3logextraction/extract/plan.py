@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from ..sources import LogObject
 
+DAY_NS = 86_400 * 10**9
+
 
 @dataclass
 class Plan:
@@ -25,23 +27,22 @@ def plan_objects(
     *,
     committed: dict[str, int],
     failed: dict[str, tuple[int, int | None]],
-    now_ns: int,
-    settle_seconds: float,
+    settle_from_ns: int,
     retry_failed: bool,
     limit: int | None,
 ) -> Plan:
     """Sorts objects by identity (their name): committed ones are never extracted again (one whose
-    size changed since is reported); one modified within `settle_seconds` may still be being
-    written and waits; one that failed waits until its size or mtime changes or `retry_failed`."""
+    size changed since is reported); one modified at or after `settle_from_ns` may still be written
+    (or, on S3, its day may still be delivered) and waits; one that failed waits until its size or
+    mtime changes or `retry_failed`."""
     plan = Plan()
-    settle_ns = int(settle_seconds * 1e9)
     for log_object in objects:
         size = committed.get(log_object.name)
         if size is not None:
             plan.committed += 1
             if size != log_object.size:
                 plan.changed.append((log_object, size))
-        elif now_ns - log_object.mtime_ns < settle_ns:
+        elif log_object.mtime_ns >= settle_from_ns:
             plan.settling += 1
         elif not retry_failed and failed.get(log_object.name) == (log_object.size, log_object.mtime_ns):
             plan.failed_earlier += 1
@@ -50,6 +51,15 @@ def plan_objects(
         else:
             plan.todo.append(log_object)
     return plan
+
+
+def settle_from(*, now_ns: int, settle_seconds: float, settle_days: int) -> int:
+    """The instant from which objects wait: `settle_seconds` back from now, or with `settle_days`
+    N, the start of the Nth newest UTC day (today counts as the first) if that is earlier."""
+    cutoff = now_ns - int(settle_seconds * 1e9)
+    if settle_days > 0:
+        cutoff = min(cutoff, (now_ns // DAY_NS - (settle_days - 1)) * DAY_NS)
+    return cutoff
 
 
 def plan_batches(objects: Iterable[LogObject], *, batch_bytes: int, batch_files: int) -> list[list[LogObject]]:

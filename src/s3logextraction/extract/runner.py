@@ -30,7 +30,7 @@ from ..gawk import gawk_command, gawk_environment
 from ..ips.exclude import IPFilter
 from ..operations import ExtractMode
 from ..rows import read_rows
-from ..sources import GZIP_MAGIC, LogObject, LogSource
+from ..sources import LogObject, LogSource
 from ..sources.fifo import UNREADABLE, FifoFeed, failure_reason
 
 
@@ -175,20 +175,21 @@ def run_gawk(
     *,
     source: LogSource,
     objects: Sequence[LogObject],
-    streamed: set[str],
+    paths: dict[str, str | None],
     staging: Path,
     batch_id: str,
     parser: ParserOptions,
     children: ChildProcesses,
 ) -> tuple[bytes, bytes, dict[str, str]]:
-    """(rows, meta, objects that failed while streamed) of one gawk run over `objects`."""
-    piped = [log_object for log_object in objects if log_object.name in streamed]
+    """(rows, meta, objects that failed while streamed) of one gawk run over `objects`: those
+    without a local path (`paths`) are streamed to it through FIFOs."""
+    piped = [log_object for log_object in objects if paths[log_object.name] is None]
     with (
         tempfile.TemporaryFile(dir=staging, prefix=f"{batch_id}.meta.") as meta,
         FifoFeed(source=source, objects=piped, folder=staging, prefix=batch_id) as feed,
     ):
         fifo_of = dict(zip((log_object.name for log_object in piped), feed.paths, strict=True))
-        operands = [fifo_of.get(log_object.name) or source.local_path(log_object) for log_object in objects]
+        operands = [fifo_of.get(log_object.name) or paths[log_object.name] for log_object in objects]
         command = gawk_command(
             files=[str(operand) for operand in operands], operations=parser.operations, keys=parser.mode
         )
@@ -200,6 +201,8 @@ def run_gawk(
         finally:
             children.finished(process)
         feed.close()
+        if feed.unavailable is not None:  # the batch is not committed: its objects wait for the next run
+            raise feed.unavailable
         check_gawk(returncode=process.returncode, stderr=stderr, what=staging)
         meta.seek(0)
         return rows, meta.read(), dict(feed.failed)
@@ -216,23 +219,21 @@ def run_batch(
 ) -> BatchResult:
     failed: list[tuple[LogObject, str]] = []
     readable: list[LogObject] = []
-    streamed: set[str] = set()
+    paths: dict[str, str | None] = {}
     for log_object in objects:
         try:
-            head = source.head(log_object, 2)
+            paths[log_object.name] = source.local_path(log_object)
         except UNREADABLE as error:
             failed.append((log_object, failure_reason(error)))
             continue
         readable.append(log_object)
-        if head == GZIP_MAGIC or source.local_path(log_object) is None:
-            streamed.add(log_object.name)
     rows, meta = b"", b""
     while readable:
         try:
             rows, meta, broken = run_gawk(
                 source=source,
                 objects=readable,
-                streamed=streamed,
+                paths=paths,
                 staging=staging,
                 batch_id=batch_id,
                 parser=parser,

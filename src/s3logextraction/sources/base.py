@@ -40,7 +40,14 @@ class Listing:
 
 
 class LogSource(Protocol):
-    """A folder of log objects, local or remote."""
+    """A folder of log objects, local or remote.  `settle_days` is how many of the newest UTC
+    days wait for a later run unless the caller says otherwise (AWS delivers logs late);
+    `appear_whole` says an object is never seen half-written (S3), so no settle time applies;
+    `read_ahead` is how many objects to fetch ahead of the one gawk reads (0: none)."""
+
+    settle_days: int
+    appear_whole: bool
+    read_ahead: int
 
     def describe(self) -> str: ...
 
@@ -50,12 +57,9 @@ class LogSource(Protocol):
         """The object's bytes as stored (compressed or not)."""
         ...
 
-    def head(self, log_object: LogObject, size: int) -> bytes:
-        """The first `size` bytes as stored (the gzip check); raises OSError when unreadable."""
-        ...
-
     def local_path(self, log_object: LogObject) -> str | None:
-        """A path gawk can read directly, or None when the bytes must be streamed to it."""
+        """A path gawk can read directly (a plain local file), or None when the bytes must be
+        streamed to it (gzip, remote); raises OSError when the object cannot be read at all."""
         ...
 
 

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import threading
 import zlib
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from ..errors import ServiceError
 from .base import LogObject, LogSource, decompressed
 
 UNREADABLE = (OSError, EOFError, zlib.error)
+READ_AHEAD_BYTES = 16 * 1024 * 1024  # larger objects are streamed when their turn comes, not held whole
 
 
 def failure_reason(error: BaseException) -> str:
@@ -33,14 +38,19 @@ def failure_reason(error: BaseException) -> str:
 
 
 class FifoFeed:
-    """FIFOs in `folder` for `objects`, fed in order by one thread; `failed` maps the name of an
-    object whose bytes could not be read whole to the reason."""
+    """FIFOs in `folder` for `objects`, fed in order by one thread, with the source's `read_ahead`
+    next objects fetched whole meanwhile (in memory: remote objects are many and small, and one
+    GET at a time would leave gawk waiting on latency); `failed` maps the name of an
+    object whose bytes could not be read whole to the reason.  `unavailable` is a failure of the
+    source itself (S3 out of reach after its retries): the FIFOs left are then closed empty, so gawk
+    ends at once, and the caller discards the whole batch."""
 
     def __init__(self, *, source: LogSource, objects: Sequence[LogObject], folder: Path, prefix: str) -> None:
         self.source = source
         self.objects = list(objects)
         self.paths = [folder / f"{prefix}.{number}.fifo" for number in range(len(self.objects))]
         self.failed: dict[str, str] = {}
+        self.unavailable: ServiceError | None = None  # the source itself failed: nothing of the batch counts
         self.finished = threading.Event()
         self.thread = threading.Thread(target=self.feed, name=f"feed-{prefix}", daemon=True)
 
@@ -55,20 +65,37 @@ class FifoFeed:
         self.close()
 
     def feed(self) -> None:
-        for path, log_object in zip(self.paths, self.objects, strict=True):
-            descriptor = os.open(path, os.O_WRONLY)  # blocks until gawk (or close) opens the read side
+        ahead = self.source.read_ahead
+        with ThreadPoolExecutor(max_workers=max(ahead, 1), thread_name_prefix="fetch") as pool:
+            window: deque[Future[bytes] | None] = deque()
+            upcoming = iter(self.objects)
             try:
-                if self.finished.is_set():
-                    return
-                self.copy(log_object, descriptor)
-            except BrokenPipeError:
-                return
+                for path, log_object in zip(self.paths, self.objects, strict=True):
+                    while len(window) <= ahead and (coming := next(upcoming, None)) is not None:
+                        whole = ahead and coming.size <= READ_AHEAD_BYTES
+                        window.append(pool.submit(self.fetch, coming) if whole else None)
+                    fetched = window.popleft()
+                    descriptor = os.open(path, os.O_WRONLY)  # blocks until gawk (or close) opens the read side
+                    try:
+                        if self.finished.is_set():
+                            return
+                        if self.unavailable is None:  # after a failure of the source, gawk gets empty objects
+                            self.copy(log_object, descriptor, fetched=fetched)
+                    except BrokenPipeError:
+                        return
+                    finally:
+                        os.close(descriptor)
             finally:
-                os.close(descriptor)
+                pool.shutdown(wait=False, cancel_futures=True)
 
-    def copy(self, log_object: LogObject, descriptor: int) -> None:
+    def fetch(self, log_object: LogObject) -> bytes:
+        with self.source.open(log_object) as stream:
+            return stream.read()
+
+    def copy(self, log_object: LogObject, descriptor: int, *, fetched: Future[bytes] | None) -> None:
+        """The object's plain bytes into `descriptor`: from its fetched copy, or streamed."""
         try:
-            with self.source.open(log_object) as stream:
+            with io.BytesIO(fetched.result()) if fetched is not None else self.source.open(log_object) as stream:
                 for chunk in decompressed(stream):
                     write_all(descriptor, chunk)
         except BrokenPipeError:
@@ -79,6 +106,8 @@ class FifoFeed:
             self.failed[log_object.name] = failure_reason(error)
         except UNREADABLE as error:
             self.failed[log_object.name] = failure_reason(error)
+        except ServiceError as error:
+            self.unavailable = error
 
     def close(self) -> None:
         """Releases a feeder still waiting for a reader, then removes the FIFOs."""

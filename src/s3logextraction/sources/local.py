@@ -15,11 +15,15 @@ from typing import BinaryIO
 
 from ..errors import InputError
 from ..text import escape_bytes, escape_text
-from .base import Listing, LogObject
+from .base import GZIP_MAGIC, Listing, LogObject
 
 
 class LocalFolder:
     """A folder of log objects on a local (or mounted) file system."""
+
+    settle_days = 0  # a local copy is made of what was delivered; only `settle_seconds` applies
+    appear_whole = False  # a file may still be being written or copied
+    read_ahead = 0  # the page cache and the disk's own read-ahead do it
 
     def __init__(self, root: Path) -> None:
         self.root = root.expanduser().absolute()
@@ -56,16 +60,15 @@ class LocalFolder:
     def open(self, log_object: LogObject) -> BinaryIO:
         return open(log_object.location, "rb")
 
-    def head(self, log_object: LogObject, size: int) -> bytes:
-        """A bare os.open/os.read: for 100,000 small objects the opens are the cost."""
+    def local_path(self, log_object: LogObject) -> str | None:
+        """The path itself, unless the object is gzip (it is then streamed, decompressed, to
+        gawk).  A bare os.open/os.read: for 100,000 small objects the opens are the cost."""
         descriptor = os.open(log_object.location, os.O_RDONLY)
         try:
-            return os.read(descriptor, size)
+            head = os.read(descriptor, len(GZIP_MAGIC))
         finally:
             os.close(descriptor)
-
-    def local_path(self, log_object: LogObject) -> str | None:
-        return log_object.location
+        return None if head == GZIP_MAGIC else log_object.location
 
 
 def add_entry(
