@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cache import Cache, transaction
+from ..cache import Cache, meta_value, transaction
 from ..errors import ConfigError, UsageError, storage_errors
 from ..gawk import gawk_path
 from ..ips.exclude import excluded_ips
@@ -125,6 +125,14 @@ def record_settings(cache: Cache, *, operations: Sequence[str], mode: str) -> No
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", missing)
 
 
+def record_source(cache: Cache, source: LogSource) -> None:
+    """The source last extracted from: `status` names it, and compares an S3 Inventory with it."""
+    described = source.describe().encode()
+    if meta_value(cache.db, "source") != described:
+        with transaction(cache.db) as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('source', ?)", (described,))
+
+
 def extract(
     source: Path | str | LogSource,
     *,
@@ -210,9 +218,8 @@ def extract_into(
     with storage_errors(what=opened.paths.root):
         chosen = ExtractMode(mode)
         record_settings(opened, operations=operations, mode=chosen)
-        with transaction(opened.db) as db:  # `status` names it, and compares an inventory with it
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('source', ?)", (source.describe().encode(),))
-        indexer = open_indexer(opened, password=password)
+        indexer = open_indexer(opened, password=password)  # a wrong password is refused before any write
+        record_source(opened, source)
         parser = ParserOptions(operations=operations, mode=chosen, excluded=excluded_ips(opened.db, password=password))
         indexer.convert_pending(show_progress=False)
         committed = dict(opened.db.execute("SELECT name, size FROM log_objects").fetchall())
