@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import platformdirs
 import yaml
@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     settle_days: Annotated[int, Field(ge=0)] | None = None
     s3_endpoint_url: str | None = None
     s3_inventory: Path | None = None
+    executor: Literal["local", "dask"] = "local"
+    dask_scheduler: str | None = None
     operations: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_OPERATIONS))
     privacy_threshold: PositiveInt = 50
     privacy_rounding: PositiveInt = 20

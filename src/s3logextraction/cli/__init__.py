@@ -6,6 +6,7 @@ The CLI owns everything process-wide: signals, pyarrow's signal handling, loggin
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -73,6 +74,7 @@ def main(args: Sequence[str] | None = None) -> None:
 
     # SIGINT/SIGTERM belong to the drain logic (cli/signals.py), not to pyarrow's cancellation.
     pyarrow.enable_signal_handlers(False)
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # read when Dask loads: its INFO lines are not ours
     given = list(sys.argv[1:] if args is None else args)
     code = int(ExitCode.ABORTED)
     try:

@@ -19,6 +19,7 @@ from .options import (
     BatchSizeOption,
     CacheOption,
     EndpointUrlOption,
+    ExecutorOption,
     ExtractModeOption,
     InventoryOption,
     JsonOption,
@@ -26,6 +27,7 @@ from .options import (
     LogSourceArgument,
     OperationsOption,
     RetryFailedOption,
+    SchedulerOption,
     SettleDaysOption,
     SettleOption,
     WorkersOption,
@@ -68,6 +70,8 @@ def extraction_options(settings: Settings, *, limit: int | None, retry_failed: b
         "operations": settings.operations,
         "settle_seconds": settings.settle_seconds,
         "settle_days": settings.settle_days,
+        "executor": settings.executor,
+        "scheduler": settings.dask_scheduler,
         "retry_failed": retry_failed,
         "mode": settings.mode,
         "password": settings.password.get_secret_value() if settings.password else None,
@@ -97,6 +101,8 @@ def extract_command(
     settle_days: SettleDaysOption = None,
     endpoint_url: EndpointUrlOption = None,
     inventory: InventoryOption = None,
+    executor: ExecutorOption = None,
+    scheduler: SchedulerOption = None,
     retry_failed: RetryFailedOption = False,
     mode: ExtractModeOption = None,
 ) -> None:
@@ -110,6 +116,8 @@ def extract_command(
         settle_days=settle_days,
         s3_endpoint_url=endpoint_url,
         s3_inventory=inventory,
+        executor=executor,
+        dask_scheduler=scheduler,
         mode=mode,
     )
     source = log_source(log_dir, settings)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..extract.executors import ExecutorName
 from ..operations import ExtractMode
 from ..summarize import Mode
 
@@ -110,6 +111,22 @@ InventoryOption = Annotated[
     typer.Option(
         "--inventory",
         help="List an s3:// source from this local copy of its S3 Inventory (newest manifest), not a live listing.",
+        show_default=False,
+    ),
+]
+ExecutorOption = Annotated[
+    ExecutorName | None,
+    typer.Option(
+        "--executor",
+        help="Where batches are parsed: local (threads here) or dask (a Dask cluster). Default local.",
+        show_default=False,
+    ),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="With --executor dask: the scheduler's address (tcp://HOST:8786); without it a local cluster.",
         show_default=False,
     ),
 ]

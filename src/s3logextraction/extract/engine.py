@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,9 +26,10 @@ from ..ips.index import Indexer, open_indexer
 from ..operations import DEFAULT_OPERATIONS, ExtractMode, check_operations
 from ..progress import progress_bar
 from ..sources import Listing, LogObject, LogSource, open_source
+from .executors import ExecutorName, batch_executor
 from .journal import commit_batch, record_changes
 from .plan import plan_batches, plan_objects, settle_from
-from .runner import BatchResult, ChildProcesses, ParserOptions, run_batch
+from .runner import BatchResult, ChildProcesses, ParserOptions
 from .stop import StopRequest
 
 log = logging.getLogger("s3logextraction")
@@ -147,6 +148,8 @@ def extract(
     settle_days: int | None = None,
     retry_failed: bool = False,
     mode: ExtractMode | str = ExtractMode.generic,
+    executor: ExecutorName | str = ExecutorName.local,
+    scheduler: str | None = None,
     stop: threading.Event | None = None,
     show_progress: bool | None = None,
 ) -> ExtractReport:
@@ -157,7 +160,8 @@ def extract(
 
     Each batch's rows are indexed in memory and committed as one Parquet shard in the same
     transaction as the batch, so no raw IP is ever written in the clear.  A wrong password is
-    refused before anything is written.  Setting `stop` drains the batches in flight.
+    refused before anything is written.  Setting `stop` drains the batches in flight.  With
+    `executor="dask"` the batches are parsed on the Dask cluster at `scheduler` (or a local one).
     """
     logs = as_source(source)
     listing = logs.list()
@@ -177,6 +181,8 @@ def extract(
             settle_days=settle_days,
             retry_failed=retry_failed,
             mode=mode,
+            executor=executor,
+            scheduler=scheduler,
             stop=request,
             show_progress=show_progress,
         )
@@ -205,6 +211,8 @@ def extract_into(
     settle_days: int | None = None,
     retry_failed: bool = False,
     mode: ExtractMode | str = ExtractMode.generic,
+    executor: ExecutorName | str = ExecutorName.local,
+    scheduler: str | None = None,
     show_progress: bool | None = None,
 ) -> ExtractReport:
     """`extract` in a cache the caller has opened (and locked), as `run` does for all its stages;
@@ -258,6 +266,8 @@ def extract_into(
             report=report,
             stop=stop,
             show_progress=show_progress,
+            executor=executor,
+            scheduler=scheduler,
         )
     report.objects_remaining = len(plan.todo) + plan.over_limit - report.objects_done - len(report.failed)
     report.seconds = time.monotonic() - started
@@ -276,8 +286,11 @@ def run_batches(
     report: ExtractReport,
     stop: StopRequest,
     show_progress: bool | None,
+    executor: ExecutorName | str = ExecutorName.local,
+    scheduler: str | None = None,
 ) -> bool:
-    """Schedules batches on `workers` threads and commits each as it finishes; True if stopped."""
+    """Schedules batches, `workers` at a time, on the executor and commits each as it finishes
+    (here, whatever the executor); True if stopped."""
     next_id = new_batch_ids()
     queue = list(reversed(batches))
     in_flight: set[Future[BatchResult]] = set()
@@ -285,7 +298,9 @@ def run_batches(
     stopped = False
     total = sum(log_object.size for batch in batches for log_object in batch)
     with (
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gawk") as pool,
+        batch_executor(
+            executor=executor, workers=workers, scheduler=scheduler, staging=cache.paths.staging, children=children
+        ) as submit,
         progress_bar(total=total, unit="B", description="extract", enabled=show_progress) as bar,
     ):
         try:
@@ -297,17 +312,7 @@ def run_batches(
                     stopped = True
                     queue.clear()
                 while queue and len(in_flight) < workers:
-                    in_flight.add(
-                        pool.submit(
-                            run_batch,
-                            batch_id=next_id(),
-                            objects=queue.pop(),
-                            source=source,
-                            staging=cache.paths.staging,
-                            parser=parser,
-                            children=children,
-                        )
-                    )
+                    in_flight.add(submit(batch_id=next_id(), objects=queue.pop(), source=source, parser=parser))
                 if not in_flight:
                     break
                 done, in_flight = wait(in_flight, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -320,5 +325,7 @@ def run_batches(
         except BaseException:
             queue.clear()
             children.kill_all()
+            for future in in_flight:  # a Dask task not started yet is dropped; a running one is discarded
+                future.cancel()
             raise
     return stopped

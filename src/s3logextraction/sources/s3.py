@@ -116,8 +116,17 @@ class S3Bucket:
 
     def __init__(self, url: str, *, endpoint_url: str | None = None, inventory: Path | None = None) -> None:
         self.location = S3Location.parse(url)
+        self.endpoint_url = endpoint_url
         self.inventory = inventory
         self.client = client_for(endpoint_url)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Sent to a Dask worker without its client (boto3 clients do not pickle)."""
+        return {name: value for name, value in vars(self).items() if name != "client"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        self.client = client_for(self.endpoint_url)
 
     def describe(self) -> str:
         return str(self.location)
