@@ -123,3 +123,9 @@ def test_missing_file_is_one_line(tmp_path: Path) -> None:
     result = cli("parse", str(tmp_path / "nope.log"))
     assert result.returncode == 66
     assert result.stderr.count("\n") == 1 and "no such file" in result.stderr
+
+
+def test_a_folder_given_to_parse_is_one_line(tmp_path: Path) -> None:
+    folder = cli("parse", str(tmp_path))
+    assert folder.returncode == 66 and folder.stderr.count("\n") == 1
+    assert "is a directory, not a log file" in folder.stderr

@@ -13,7 +13,7 @@ from typing import TextIO
 from .errors import InputError, S3LogExtractionError
 from .gawk import gawk_command, gawk_environment
 from .operations import DEFAULT_OPERATIONS, check_operations
-from .sources import GZIP_MAGIC, LocalFolder, LogObject
+from .sources import LocalFolder, LogObject
 from .sources.fifo import FifoFeed
 from .text import escape_text
 
@@ -31,17 +31,18 @@ PARSE_HEADER = (
 )
 
 
-def head_of(path: Path) -> bytes:
-    """The first two bytes (gzip check); a missing, unreadable or folder path is a one-line error."""
-    if path.is_dir():
-        raise InputError(f"{escape_text(str(path))}: is a directory, not a log file")
+def direct_path(source: LocalFolder, log_object: LogObject) -> str | None:
+    """The file's path for gawk, or None for a gzip file (streamed); a missing, unreadable or
+    folder path is a one-line error."""
+    where = escape_text(log_object.name)
     try:
-        with path.open("rb") as handle:
-            return handle.read(2)
+        return source.local_path(log_object)
+    except IsADirectoryError:
+        raise InputError(f"{where}: is a directory, not a log file") from None
     except FileNotFoundError:
-        raise InputError(f"{escape_text(str(path))}: no such file") from None
+        raise InputError(f"{where}: no such file") from None
     except OSError as error:
-        raise InputError(f"{escape_text(str(path))}: cannot read ({error.strerror})") from None
+        raise InputError(f"{where}: cannot read ({error.strerror})") from None
 
 
 def parse(
@@ -55,14 +56,16 @@ def parse(
     files reach gawk through FIFOs: no decompressed copy is written."""
     out = output if output is not None else sys.stdout
     kept = check_operations(operations)
+    source = LocalFolder(Path.cwd())
     objects = [LogObject(name=str(path), size=0, mtime_ns=0, location=os.fspath(path)) for path in files]
-    gzipped = [log_object for log_object, path in zip(objects, files, strict=True) if head_of(path) == GZIP_MAGIC]
+    direct = [direct_path(source, log_object) for log_object in objects]
+    gzipped = [log_object for log_object, path in zip(objects, direct, strict=True) if path is None]
     with (
         tempfile.TemporaryDirectory(prefix="s3logextraction-parse-") as scratch,
-        FifoFeed(source=LocalFolder(Path(scratch)), objects=gzipped, folder=Path(scratch), prefix="parse") as feed,
+        FifoFeed(source=source, objects=gzipped, folder=Path(scratch), prefix="parse") as feed,
     ):
-        fifo_of = dict(zip((id(log_object) for log_object in gzipped), feed.paths, strict=True))
-        operands = [str(fifo_of.get(id(log_object), log_object.location)) for log_object in objects]
+        streamed = iter(feed.paths)
+        operands = [str(path if path is not None else next(streamed)) for path in direct]
         command = gawk_command(
             files=operands, labels=[str(path) for path in files], mode="parse", operations=kept, keep_all=keep_all
         )
