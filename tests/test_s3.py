@@ -6,18 +6,21 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import http.client
 import io
 import json
 import logging
 import os
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlsplit
 
 import pytest
 import requests
@@ -151,6 +154,77 @@ def test_s3_going_away_mid_run_is_one_line_and_the_rerun_completes(
     assert rerun.returncode == 0, rerun.stderr
     assert per_key(shard_rows(cache)) == expected_per_key(truth)
     assert_consistent(cache)
+
+
+class CuttingProxy(ThreadingHTTPServer):
+    """Forwards every request to moto; the first GET of each object's bytes is cut off halfway,
+    with the full Content-Length announced, as a dropped connection does.  Records what came
+    next for each cut object: (Range, If-Match) of the resuming requests."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(("127.0.0.1", 0), ProxyHandler)
+        self.upstream = urlsplit(upstream)
+        self.cut: set[str] = set()
+        self.resumed: dict[str, list[tuple[str | None, str | None]]] = {}
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class ProxyHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: CuttingProxy
+
+    def do_GET(self) -> None:
+        upstream = http.client.HTTPConnection(
+            self.server.upstream.hostname or "", self.server.upstream.port, timeout=30
+        )
+        upstream.request("GET", self.path, headers=dict(self.headers))
+        response = upstream.getresponse()
+        data = response.read()
+        upstream.close()
+        an_object = "?" not in self.path and response.status in (200, 206)
+        with self.server.lock:
+            cut = an_object and len(data) > 1000 and self.path not in self.server.cut
+            if cut:
+                self.server.cut.add(self.path)
+            elif self.path in self.server.cut:
+                self.server.resumed.setdefault(self.path, []).append((self.headers["Range"], self.headers["If-Match"]))
+        self.send_response(response.status)
+        for name, value in response.getheaders():
+            if name.lower() not in ("connection", "transfer-encoding", "server", "date"):
+                self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2] if cut else data)
+        self.close_connection = cut
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+def test_a_download_cut_off_midway_resumes_where_it_stopped(
+    server: Any, bucket: str, small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    _, truth = small_corpus
+    proxy = CuttingProxy(endpoint(server))
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        cache = tmp_path / "cache"
+        done = s3_extract(f"s3://{bucket}/flat", cache, proxy.url, "--batch-size", "500K")
+    finally:
+        proxy.shutdown()
+    assert done.returncode == 0, done.stderr
+    assert len(proxy.cut) == truth["log_objects"]
+    assert proxy.cut == set(proxy.resumed)
+    for requests_after in proxy.resumed.values():  # one ranged GET of the same version, from the cut
+        ((byte_range, etag),) = requests_after
+        assert byte_range is not None and byte_range.startswith("bytes=") and byte_range != "bytes=0-" and etag
+    assert per_key(shard_rows(cache)) == expected_per_key(truth)
+    assert status(cache=cache)["lines_read"] == truth["lines"]
 
 
 def start_cli(*args: str) -> subprocess.Popen[str]:
