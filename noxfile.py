@@ -9,7 +9,7 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    session.install("-e", ".[s3,dask,test]")
+    session.install("-e", ".[s3,dask,report,test]")
     session.run("python", "-m", "pytest", "-q", *session.posargs)
 
 

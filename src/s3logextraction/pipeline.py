@@ -23,6 +23,7 @@ from .geolocate import Geolocation, coordinates_into, regions_into
 from .ips.coordinates import CoordinatesReport
 from .ips.regions import RegionsReport
 from .operations import ExtractMode
+from .report import ReportResult, report_available, report_into
 from .share import ShareReport, ShareTarget, share_into
 from .sources import LogSource
 from .summarize import Mode, SummaryReport, everything, publish_into
@@ -39,6 +40,7 @@ class RunReport:
     regions: RegionsReport | None = None
     coordinates: CoordinatesReport | None = None
     shared: ShareReport | None = None
+    report: ReportResult | None = None
     partial: list[str] = field(default_factory=list)
 
 
@@ -56,7 +58,7 @@ def run(
     **extract_options: Any,
 ) -> RunReport:
     """extract (with indexing), then summaries, totals, archive summaries and archive totals from
-    one pass over the shards.
+    one pass over the shards, then the report (with the `[report]` extra) and the share.
 
     Stops at the first failing stage: its error propagates with its exit code and names the stage.
     """
@@ -87,6 +89,9 @@ def run(
         with stage("summaries"):
             outputs = everything(Mode(ExtractMode(mode).value))
             report.summaries = publish_into(opened, outputs=outputs, level=level, privacy=rules, dandi=dandi)
+        if report_available():  # the [report] extra
+            with stage("report"):
+                report.report = report_into(opened)
         if share is not None:
             report.shared = kept_when_partial("share", lambda: share_into(opened, target=share), report=report)
         return report

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .cache import Cache, CachePaths, make_private_folder
 from .errors import InputError, MissingToolError, PartialError, S3LogExtractionError, UsageError
+from .sizes import human_bytes
 
 CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 IDENTITY = ["-c", "user.name=s3logextraction", "-c", "user.email=s3logextraction@localhost"]
@@ -142,16 +143,6 @@ def describe(changes: list[tuple[str, str]], *, before: str | None, after: str |
     parts = [f"{updated} datasets updated", f"{new} new"] + ([f"{removed} removed"] if removed else [])
     delta = archive_bytes(after) - archive_bytes(before)
     return ", ".join(parts) + f"; archive totals: {'+' if delta >= 0 else '-'}{human_bytes(abs(delta))}"
-
-
-def human_bytes(count: int) -> str:
-    """1234 -> "1.2 kB", 1.2e12 -> "1.2 TB" (decimal units, as the archive reports sizes)."""
-    size = float(count)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} PB"  # not reached
 
 
 def share_into(opened: Cache, *, target: ShareTarget) -> ShareReport:

@@ -1,4 +1,4 @@
-"""Byte sizes as operators write them: `64M`, `1G`, `500K`, `1.5G` or plain bytes."""
+"""Byte sizes as operators write them (`64M`, `1G`, `500K`, `1.5G` or plain bytes), and as people read them."""
 
 from __future__ import annotations
 
@@ -20,3 +20,13 @@ def parse_size(text: str | int) -> int:
     if value < 1:
         raise ValueError(f"{text!r} is not a positive size")
     return value
+
+
+def human_bytes(count: int) -> str:
+    """1234 -> "1.2 kB", 1.2e12 -> "1.2 TB" (decimal units, as the archive reports sizes)."""
+    size = float(count)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} PB"  # not reached

@@ -12,8 +12,7 @@ from typing import Any
 
 from .cache import CachePaths, meta_value, reader, running_holder
 from .errors import UsageError
-from .geodata import is_place
-from .ips.regions import LABEL_CLASSES, label_class
+from .geodata import LABEL_CLASSES, is_place, label_class
 from .sources.s3 import S3Location, inventory_listing
 
 

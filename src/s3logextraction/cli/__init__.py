@@ -21,6 +21,7 @@ from .errors import ABORTED, exit_code_of, say
 from .extract_cmd import extract_command, reset_app, status_command, stop_command
 from .ip_cmd import ip_app, key_app, update_ip_app
 from .parse_cmd import parse_command
+from .report_cmd import report_command
 from .share_cmd import share_command
 from .signals import SIGNALS
 from .summarize_cmd import run_command, summaries_command, totals_command
@@ -48,6 +49,7 @@ app.command("extract")(extract_command)
 app.command("stop")(stop_command)
 app.command("status")(status_command)
 app.command("share")(share_command)
+app.command("report")(report_command)
 
 
 def show_version(value: bool) -> None:

@@ -197,6 +197,8 @@ def run_command(
         return
     typer.echo(report.summaries.summary(), err=True)
     typer.echo(f"summaries are in {report.summaries.summaries}")
+    if report.report is not None:
+        typer.echo(f"report is {report.report.folder / 'index.html'}")
     if report.shared is not None:
         typer.echo(report.shared.summary(), err=True)
     check_complete(report.extract)

@@ -24,8 +24,21 @@ GENERIC_WORDS = {"state", "of", "province", "region", "county", "canton", "repub
 NOT_PLACES = frozenset({"unknown", "bogon", "VPN", "GitHub", "AWS/GLOBAL", "GCP/global", "Azure"})
 
 
+LABEL_CLASSES = ("country", "subdivision", "cloud", "GitHub", "VPN", "bogon", "unknown")
+
+
 def is_place(label: str) -> bool:
     return label not in NOT_PLACES
+
+
+def label_class(label: str) -> str:
+    """Which kind of place a label names (for `status` and the report's map)."""
+    head, slash, _ = label.partition("/")
+    if label in ("GitHub", "VPN", "bogon", "unknown"):
+        return label
+    if head in ("AWS", "GCP", "Azure"):
+        return "cloud"
+    return "subdivision" if slash else "country"
 
 
 @dataclass(frozen=True)

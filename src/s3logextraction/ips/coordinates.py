@@ -16,8 +16,16 @@ from dataclasses import dataclass, field
 
 from ..cache import Cache, touch_summary_inputs, transaction
 from ..errors import PartialError, storage_errors
-from ..geodata import Place, cloud_regions, countries, countries_with_subdivisions, is_place, normalised, subdivisions
-from .regions import label_class
+from ..geodata import (
+    Place,
+    cloud_regions,
+    countries,
+    countries_with_subdivisions,
+    is_place,
+    label_class,
+    normalised,
+    subdivisions,
+)
 
 
 @dataclass

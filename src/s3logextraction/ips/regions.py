@@ -17,22 +17,11 @@ from dataclasses import dataclass, field
 
 from ..cache import Cache, meta_value, touch_summary_inputs, transaction, utc_now
 from ..errors import PartialError, storage_errors
+from ..geodata import LABEL_CLASSES, label_class
 from ..progress import progress_bar
 from .classify import Classifier
 from .keys import IPKeys, existing_keys
 from .providers import Provider, ProviderStopped
-
-LABEL_CLASSES = ("country", "subdivision", "cloud", "GitHub", "VPN", "bogon", "unknown")
-
-
-def label_class(label: str) -> str:
-    """Which kind of place a label names (for `status`)."""
-    head, slash, _ = label.partition("/")
-    if label in ("GitHub", "VPN", "bogon", "unknown"):
-        return label
-    if head in ("AWS", "GCP", "Azure"):
-        return "cloud"
-    return "subdivision" if slash else "country"
 
 
 @dataclass

@@ -1,0 +1,27 @@
+"""`report`: the offline HTML page and PNGs made from the published summaries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..config import load_settings
+from ..report import report
+from .options import CacheOption
+
+
+def report_command(
+    cache: CacheOption = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder to write to (default: <cache>/report).", show_default=False)
+    ] = None,
+    dataset: Annotated[
+        list[str] | None,
+        typer.Option("--dataset", help="A dataset to give its own section (repeatable).", show_default=False),
+    ] = None,
+) -> None:
+    """Write report/index.html (self-contained, offline) and PNGs of the time series and the map."""
+    result = report(cache=load_settings(cache=cache).cache, out=out, datasets=dataset or ())
+    typer.echo(result.summary(), err=True)
