@@ -102,6 +102,16 @@ def test_a_dataset_below_the_threshold_shows_less_than_50_and_no_smaller_number(
     assert "&lt;50" in page
 
 
+def test_every_link_to_a_tsv_file_resolves(published: Path) -> None:
+    elements = figures(published)
+    (base,) = [element["href"] for element in elements if element["tag"] == "base"]
+    links = [element["href"] for element in elements if element["tag"] == "a"]
+    assert base == "../summaries/" and len(links) == 3 * len(
+        json.loads((published / "summaries/totals.json").read_text())
+    )
+    assert all((published / "report" / base / link).resolve().is_file() for link in links)
+
+
 def test_pngs_are_images_of_the_documented_size(published: Path) -> None:
     for name, size in (("time_series.png", (1800, 600)), ("map.png", (1800, 900))):
         data = (published / "report" / name).read_bytes()

@@ -61,8 +61,12 @@ def test_share_commits_only_what_changed_and_nothing_private(tmp_path: Path, rem
     assert cli("run", str(logs), "--cache", str(cache), "--share", str(remote)).returncode == 0
     assert len(commits(remote)) == 2
     touched = set(git("diff", "--name-only", "main~1", "main", where=remote).splitlines())
-    assert touched and all(name.startswith(("summaries/beta/", "summaries/archive")) or name.endswith("totals.json")
-                           for name in touched), touched  # fmt: skip
+    assert touched and all(name.startswith(("summaries/beta/", "summaries/archive", "summaries/report/"))
+                           or name.endswith("totals.json") for name in touched), touched  # fmt: skip
+    page = git("show", "main:summaries/report/index.html", where=remote)  # links from inside the managed folder
+    assert (
+        '<base href="../">' in page and 'href="beta/by_day.tsv"' in page and "summaries/beta/by_day.tsv" in tree(remote)
+    )
     assert not [name for name in touched if name.startswith("summaries/alpha/")]
 
     assert cli("reset", "extraction", "--cache", str(cache), "--yes").returncode == 0

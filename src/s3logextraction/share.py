@@ -23,11 +23,13 @@ from pathlib import Path
 
 from .cache import Cache, CachePaths, make_private_folder
 from .errors import InputError, MissingToolError, PartialError, S3LogExtractionError, UsageError
+from .report.page import rebased
 from .sizes import human_bytes
 
 CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 IDENTITY = ["-c", "user.name=s3logextraction", "-c", "user.email=s3logextraction@localhost"]
 KEPT_AT_TOP = re.compile(r"^(\..*|README.*|LICENSE.*)$")
+REPORT_PAGE = "report/index.html"
 
 
 def redacted(text: str) -> str:
@@ -119,8 +121,16 @@ def mirror(files: dict[str, Path], folder: Path) -> None:
     for name, source in files.items():
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists() or target.read_bytes() != source.read_bytes():
-            shutil.copyfile(source, target)
+        content = shared_bytes(name, source)
+        if not target.exists() or target.read_bytes() != content:
+            target.write_bytes(content)
+
+
+def shared_bytes(name: str, source: Path) -> bytes:
+    """A file as the repository holds it: the report's page links to the summaries from inside
+    the managed folder (`../`), not from beside it as in the cache."""
+    data = source.read_bytes()
+    return rebased(data, href="../") if name == REPORT_PAGE else data
 
 
 def archive_bytes(text: str | None) -> int:

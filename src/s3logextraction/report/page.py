@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ LABELS = {
     "number_of_unique_countries": "countries",
 }
 DATASET_FILES = ("by_day.tsv", "by_asset.tsv", "by_region.tsv")
+BASE_TAG = re.compile(rb'<base href="[^"]*">')
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1000px; color: #222; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2.5rem; } h3 { font-size: 1.1rem; }
@@ -104,16 +106,17 @@ def totals_list(totals: dict[str, Count], *, identifier: str) -> str:
     return f'<dl class="totals" id="{text(identifier)}">{items}</dl>'
 
 
-def dataset_table(totals: dict[str, dict[str, Count]], *, summaries: Path, out: Path) -> str:
-    """Every dataset, sortable by any column, its name linking to its TSV files."""
-    base = Path(os.path.relpath(summaries, out))
+def dataset_table(totals: dict[str, dict[str, Count]]) -> str:
+    """Every dataset, sortable by any column, its name linking to its TSV files (relative to the
+    page's base, the summaries folder)."""
     header = '<th class="sortable" data-type="text">dataset</th>' + "".join(
         f'<th class="sortable" data-type="number">{LABELS[field]}</th>' for field in TOTAL_FIELDS
     )
     rows = []
     for name, figures in sorted(totals.items()):
-        folder = base / dataset_folder(name)
-        links = " ".join(f'<a href="{text((folder / file).as_posix())}">{file[3:-4]}</a>' for file in DATASET_FILES)
+        links = " ".join(
+            f'<a href="{text(f"{dataset_folder(name)}/{file}")}">{file[3:-4]}</a>' for file in DATASET_FILES
+        )
         cells = "".join(figure_cell(field, figures[field]) for field in TOTAL_FIELDS if field in figures)
         rows.append(
             f'<tr data-dataset="{text(name)}"><td data-sort="{text(name)}">{text(name)} '
@@ -141,6 +144,17 @@ def figures_table(rows: Sequence[tuple[str, int, Count]], *, what: str) -> str:
     )
     header = f"<tr><th>{what}</th><th>bytes sent</th><th>downloads</th></tr>"
     return f"<table><thead>{header}</thead><tbody>{body}</tbody></table>"
+
+
+def summaries_href(summaries: Path, out: Path) -> str:
+    """The page's base: the summaries folder, relative to the page (its links are to TSV files)."""
+    return Path(os.path.relpath(summaries, out)).as_posix() + "/"
+
+
+def rebased(document: bytes, *, href: str) -> bytes:
+    """The page with its links resolved from another summaries folder (as `share` lays it out)."""
+    tag = f'<base href="{text(href)}">'.encode()
+    return BASE_TAG.sub(lambda _: tag, document, count=1)
 
 
 def chart(identifier: str) -> str:
@@ -183,7 +197,7 @@ def page(
         top_list(top_regions, identifier="top-regions-list", what="region"),
         '<h2 id="datasets">All datasets</h2>',
         '<p class="note">Click a column to sort. Counts below the privacy threshold are published as &lt;50.</p>',
-        dataset_table(totals, summaries=summaries, out=out),
+        dataset_table(totals),
     ]
     for section in sections:
         parts += [
@@ -198,7 +212,8 @@ def page(
         ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{text(title)}</title><style>{STYLE}</style><script>{bundle}</script></head><body>"
+        f'<title>{text(title)}</title><base href="{text(summaries_href(summaries, out))}">'
+        f"<style>{STYLE}</style><script>{bundle}</script></head><body>"
         + "\n".join(parts)
         + "<footer>Made by s3logextraction from the published summaries. Charts: Vega-Lite. World outline: "
         "world-atlas by Mike Bostock (ISC licence), from Natural Earth (public domain).</footer>"
