@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -27,13 +28,6 @@ from ..errors import InputError, MissingToolError, ServiceError
 from ..text import escape_bytes, escape_text
 from .base import CHUNK, Listing, LogObject
 from .inventory import inventory_entries
-
-try:
-    import boto3
-    import botocore.exceptions
-    from botocore.config import Config
-except ImportError:  # the [s3] extra is not installed
-    boto3 = None
 
 INSTALL_HINT = "reading logs from S3 needs the [s3] extra: pip install 's3logextraction[s3]'"
 TRANSIENT_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "Throttling", "503", "500"}
@@ -65,9 +59,21 @@ def attempts() -> int:
     return int(value) if value.isdigit() and int(value) > 0 else 10
 
 
+@cache
+def boto() -> tuple[Any, Any]:
+    """boto3 and botocore's exceptions, loaded on first use (0.2 s: not for a local run)."""
+    try:
+        import boto3
+        import botocore.exceptions
+    except ImportError:  # the [s3] extra is not installed
+        raise MissingToolError(INSTALL_HINT) from None
+    return boto3, botocore.exceptions
+
+
 def client_for(endpoint_url: str | None) -> Any:
-    if boto3 is None:
-        raise MissingToolError(INSTALL_HINT)
+    boto3, _ = boto()
+    from botocore.config import Config
+
     config = Config(
         retries={"mode": "standard", "max_attempts": attempts()},
         connect_timeout=10,
@@ -78,23 +84,24 @@ def client_for(endpoint_url: str | None) -> Any:
 
 
 def error_code(error: BaseException) -> str:
-    if isinstance(error, botocore.exceptions.ClientError):
+    if isinstance(error, boto()[1].ClientError):
         return str(error.response.get("Error", {}).get("Code", ""))
     return ""
 
 
 def transient(error: BaseException) -> bool:
     """A failure worth another attempt: the connection, a timeout, a 5xx or throttling."""
-    if isinstance(error, botocore.exceptions.ClientError):
+    exceptions = boto()[1]
+    if isinstance(error, exceptions.ClientError):
         return error_code(error) in TRANSIENT_CODES
-    return isinstance(error, (botocore.exceptions.BotoCoreError, ConnectionError, TimeoutError))
+    return isinstance(error, (exceptions.BotoCoreError, ConnectionError, TimeoutError))
 
 
 def service_failure(where: S3Location, error: BaseException) -> Exception:
     """The one-line error for a failed listing or download (codes and types only: never a
     credential, never the server's text)."""
     code = error_code(error)
-    if isinstance(error, botocore.exceptions.NoCredentialsError):
+    if isinstance(error, boto()[1].NoCredentialsError):
         return InputError(f"{where}: no AWS credentials found (environment, ~/.aws or an instance role)")
     if code == "NoSuchBucket":
         return InputError(f"{where}: no such bucket")
@@ -144,7 +151,7 @@ class S3Bucket:
             for page in pages:
                 for entry in page.get("Contents", []):
                     yield entry["Key"], int(entry["Size"]), entry["LastModified"]
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        except (boto()[1].BotoCoreError, boto()[1].ClientError) as error:
             raise service_failure(self.location, error) from None
 
     def open(self, log_object: LogObject) -> BinaryIO:
@@ -204,7 +211,7 @@ class ObjectReader(io.RawIOBase):
                 time.sleep(min(0.1 * 2**attempt, 5.0))
             try:
                 data = self.stream().read(len(buffer))
-            except botocore.exceptions.ClientError as error:
+            except boto()[1].ClientError as error:
                 if not transient(error):
                     raise self.permanent(error) from None
                 failure = error
@@ -230,7 +237,7 @@ class ObjectReader(io.RawIOBase):
             self.body = response["Body"]
         return self.body
 
-    def permanent(self, error: botocore.exceptions.ClientError) -> OSError:
+    def permanent(self, error: Exception) -> OSError:
         """An object that cannot be read as listed (gone, replaced, forbidden): it fails alone."""
         code = error_code(error)
         number = {"NoSuchKey": errno.ENOENT, "PreconditionFailed": errno.ESTALE}.get(code, errno.EACCES)
