@@ -122,15 +122,15 @@ def report(*, cache: Path, out: Path | None = None, datasets: Sequence[str] = ()
 def report_into(opened: Cache, *, out: Path | None = None, datasets: Sequence[str] = ()) -> ReportResult:
     """`report` in a cache the caller has opened (and locked), as `run` does."""
     module = vl_convert()
+    folder = (out or opened.paths.report).absolute()
+    stamp = inputs_stamp(opened.paths.summaries, folder=folder, datasets=datasets, version=module.__version__)
+    last = json.loads(meta_value(opened.db, STAMP) or b"{}")
+    if isinstance(last, dict) and last.get("inputs") == stamp and all((folder / name).is_file() for name in ("index.html", *PICTURES)):
+        return ReportResult(folder=folder, datasets=int(last.get("datasets", 0)), unchanged=True)
     published = read_published(opened.paths.summaries)
     unknown = [name for name in datasets if name not in published.totals]
     if unknown:
         raise UsageError(f"--dataset: not a published dataset: {escape_text(', '.join(unknown))}")
-    folder = (out or opened.paths.report).absolute()
-    stamp = inputs_stamp(opened.paths.summaries, folder=folder, datasets=datasets, version=module.__version__)
-    in_place = all((folder / name).is_file() for name in ("index.html", *PICTURES))
-    if in_place and meta_value(opened.db, STAMP) == stamp.encode():
-        return ReportResult(folder=folder, datasets=len(published.totals), unchanged=True)
     days = days_of(published.archive_rows("by_day.tsv"))
     regions = [(label, sent) for label, sent, _ in by_bytes(published.archive_rows("by_region.tsv"), "region")]
     top_datasets = sorted(
@@ -167,7 +167,8 @@ def report_into(opened: Cache, *, out: Path | None = None, datasets: Sequence[st
         for name, data in pictures.items():
             write_atomically(folder / name, data)
         with transaction(opened.db) as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (STAMP, stamp.encode()))
+            made = {"inputs": stamp, "datasets": len(published.totals)}
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (STAMP, json.dumps(made).encode()))
     return ReportResult(folder=folder, datasets=len(published.totals))
 
 

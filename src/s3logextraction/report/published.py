@@ -83,7 +83,8 @@ def days_of(rows: list[dict[str, str]]) -> list[Day]:
 
 def read_published(root: Path) -> Published:
     coordinates_path = root / COORDINATES_FILE
-    places = yaml.safe_load(coordinates_path.read_text(encoding="utf-8")) if coordinates_path.exists() else None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when there: ten times faster
+    places = yaml.load(coordinates_path.read_bytes(), Loader=loader) if coordinates_path.exists() else None
     return Published(
         root=root,
         totals=json_file(root / "totals.json"),
