@@ -13,7 +13,6 @@ import logging
 import os
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -30,7 +29,15 @@ from s3logextraction.extract.plan import settle_from
 from s3logextraction.sources.s3 import S3Bucket
 
 from .conftest import cli
-from .test_extract import SCRIPT, assert_consistent, committed_objects, expected_per_key, per_key, shard_rows
+from .test_extract import (
+    SCRIPT,
+    assert_consistent,
+    committed_objects,
+    expected_per_key,
+    per_key,
+    shard_rows,
+    wait_for_first_commit,
+)
 
 boto3 = pytest.importorskip("boto3", reason="the [s3] extra is not installed")
 moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
@@ -115,7 +122,7 @@ def test_sigkill_during_a_remote_extract_then_rerun_gives_exact_totals(
     source = f"s3://{bucket}/{PARTITIONED}"
     command = ["extract", source, "--cache", str(cache), "--endpoint-url", url, "--settle-days", "0"]
     process = start_cli(*command, "--workers", "2", "--batch-size", "40K")
-    wait_for_commits(cache, process)
+    wait_for_first_commit(cache, process)
     process.kill()
     process.wait()
     killed_at = committed_objects(cache)
@@ -139,7 +146,7 @@ def test_s3_going_away_mid_run_is_one_line_and_the_rerun_completes(
     url, cache = f"http://{host}:{port}", tmp_path / "cache"
     command = ["extract", f"s3://{bucket}/flat", "--cache", str(cache), "--endpoint-url", url, "--settle-days", "0"]
     process = start_cli(*command, "--workers", "2", "--batch-size", "40K")
-    wait_for_commits(cache, process)
+    wait_for_first_commit(cache, process)
     own.stop()
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 69, stderr
@@ -229,13 +236,6 @@ def test_a_download_cut_off_midway_resumes_where_it_stopped(
 
 def start_cli(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([SCRIPT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for_commits(cache: Path, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while committed_objects(cache) == 0:
-        assert process.poll() is None and time.monotonic() < deadline, "extract ended before its first commit"
-        time.sleep(0.01)
 
 
 def write_inventory(
