@@ -125,7 +125,11 @@ def report_into(opened: Cache, *, out: Path | None = None, datasets: Sequence[st
     folder = (out or opened.paths.report).absolute()
     stamp = inputs_stamp(opened.paths.summaries, folder=folder, datasets=datasets, version=module.__version__)
     last = json.loads(meta_value(opened.db, STAMP) or b"{}")
-    if isinstance(last, dict) and last.get("inputs") == stamp and all((folder / name).is_file() for name in ("index.html", *PICTURES)):
+    if (
+        isinstance(last, dict)
+        and last.get("inputs") == stamp
+        and all((folder / name).is_file() for name in ("index.html", *PICTURES))
+    ):
         return ReportResult(folder=folder, datasets=int(last.get("datasets", 0)), unchanged=True)
     published = read_published(opened.paths.summaries)
     unknown = [name for name in datasets if name not in published.totals]
