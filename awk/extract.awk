@@ -10,6 +10,11 @@
 #            per input file its number in the argument list and its line count (F n lines), each
 #            reject (R n line reason), and at the end the lines skipped by reason (S reason count).
 #            No row in that file holds log text, and files are named by number only.
+#            A line with at least 18 whitespace fields whose eighth is an operation (it has a dot)
+#            that is not kept is counted as skipped (operation) before any validation: it can never
+#            be kept, and validating it costs more than everything else done per line.  So in this
+#            mode a malformed line of another operation counts as skipped, not rejected; a short or
+#            empty line, and any line of a kept operation, are always validated.
 #            "parse": one row per line (kept and rejected; with all=1 every line) in the layout
 #            of `s3logextraction parse`, on stdout.
 #   ops      comma-separated operations to keep (default REST.GET.OBJECT)
@@ -60,10 +65,12 @@ BEGIN {
 
 BEGINFILE { name = (label != "") ? label : FILENAME; label = ""; file_number++ }
 
-# FAST_LINE never matches where a trailing CR would change the result (a CR can only sit in the
-# ignored tail), so only slow() strips it.
+# Extract mode first passes over lines of another operation (see the header).  FAST_LINE never
+# matches where a trailing CR would change the result (a CR can only sit in the ignored tail), so
+# only slow() strips it.
 {
-    if ($0 ~ FAST_LINE) fast()
+    if (!parse_mode && !all && NF >= 18 && index($8, ".") && !($8 in KEEP)) SKIPPED["operation"]++
+    else if ($0 ~ FAST_LINE) fast()
     else slow()
 }
 

@@ -143,6 +143,24 @@ def test_extract_mode_shard_columns_and_meta(tmp_path: Path) -> None:
     )
 
 
+def test_extract_mode_skips_another_operation_before_validating_it(tmp_path: Path) -> None:
+    """The documented exception: in extract mode a line whose eighth field is another operation
+    (and that has the fields of a whole record) is skipped without validation; `parse` still
+    rejects it.  A kept operation with the same fault is rejected in both; a short line is never
+    taken for another operation."""
+    broken_head = GOOD.replace("REST.GET.OBJECT", "REST.HEAD.OBJECT").replace("06/Feb/2019", "31/Feb/2019")
+    broken_get = GOOD.replace("06/Feb/2019", "31/Feb/2019")
+    short_head = " ".join(GOOD.replace("REST.GET.OBJECT", "REST.HEAD.OBJECT").split(" ")[:9])
+    _, meta = extract_mode(tmp_path, broken_head.encode(), broken_get.encode(), short_head.encode())
+    assert sorted(line for line in meta.splitlines() if line.startswith(("R\t1", "S"))) == [
+        "R\t1\t2\tinvalid_time",
+        "R\t1\t3\ttoo_few_fields",
+        "S\toperation\t2",
+    ]
+    parsed = parse_lines(tmp_path, broken_head.encode())
+    assert [(row["verdict"], row["note_or_reject_reason"]) for row in parsed] == [("reject", "invalid_time")]
+
+
 def test_text_cells_escape_every_control_byte(tmp_path: Path) -> None:
     lines = [
         GOOD.replace("data/file.bin", "a\rb\x01c\\d\x7f").encode(),
