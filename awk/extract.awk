@@ -52,7 +52,7 @@ BEGIN {
     FAST_LINE = "^" T " " T " \\[[0-3][0-9]/[A-Z][a-z][a-z]/[0-9][0-9][0-9][0-9]:([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] " \
         "[+-][0-9][0-9][0-5][0-9]\\] ([0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*|-) " \
         T " " T " " T " " T " \"" T " " T " " T "\" ([0-9][0-9][0-9]|-) " T " " N " " N " " N " " N " " \
-        "\"[^ \t\"]*\" \"[^\"\t]*\"( [^\" ]+ [^\" ]+( .*)?| [^\" ]+)?$"
+        "\"[^ \t\"]*\" \"[^\"\t]*\"( [^\" ]+ [^\" ]+ | [^\" ]+ [^\" ]+$| [^\" ]+$|$)"
     AGENT_END = "^( [^\" ]+( [^\" ]+)+( |$)|( [^\" ]+)*$)"
     URI_END = "^\" ([0-9][0-9][0-9]|-) [^ ]+ ([0-9]+|-) ([0-9]+|-) ([0-9]+|-) ([0-9]+|-)( |$)"
     # Nine tokens before the URI, spelled out: gawk compiles an interval {9} into a slow matcher.
@@ -84,7 +84,9 @@ END {
 
 # The fast path: one DFA match (no positions, so gawk never backtracks) proves that the line is
 # a well-formed record with single spaces, a three-token request-URI without quotes, a one-token
-# referer and an agent without quotes; its tail obeys the agent rule below.  Then the whitespace
+# referer and an agent without quotes; its tail obeys the agent rule below (written so that the
+# match is decided at the space after the second token past the agent, not at the line's end:
+# what follows is never read).  Then the whitespace
 # fields are exactly the tokens, the status block is fields 13-18 and the agent starts after
 # field 19 (adding field lengths is cheaper than any search with index()).
 function fast(    at, rest) {
