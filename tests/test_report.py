@@ -112,6 +112,12 @@ def test_every_link_to_a_tsv_file_resolves(published: Path) -> None:
     assert all((published / "report" / base / link).resolve().is_file() for link in links)
 
 
+def test_in_the_cache_the_report_is_private_like_everything_else(published: Path) -> None:
+    for folder in (published / "report", published / "assets"):
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert {path.stat().st_mode & 0o777 for path in folder.iterdir()} == {0o600}
+
+
 def test_pngs_are_images_of_the_documented_size(published: Path) -> None:
     for name, size in (("time_series.png", (1800, 600)), ("map.png", (1800, 900))):
         data = (published / "report" / name).read_bytes()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from .. import __version__
-from ..cache import Cache, meta_value, transaction
+from ..cache import Cache, create_private, make_private_folder, meta_value, transaction
 from ..errors import MissingToolError, UsageError, storage_errors
 from ..geodata import is_place
 from ..text import escape_text
@@ -85,12 +84,20 @@ def vega_bundle(module: ModuleType, *, cache: Cache) -> str:
     return bundle
 
 
-def write_atomically(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as handle:
+def write_atomically(target: Path, data: bytes, *, private: bool = True) -> None:
+    """`data` renamed into place whole; private (0600 in a 0700 folder, as everything in the
+    cache) unless the report goes to a folder of the user's choosing (then the umask decides)."""
+    folder = target.parent
+    if private:
+        make_private_folder(folder)
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+    staged = folder / f".{target.name}.tmp"
+    staged.unlink(missing_ok=True)
+    descriptor = create_private(staged) if private else os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    with os.fdopen(descriptor, "wb") as handle:
         handle.write(data)
-    os.chmod(handle.name, 0o644)
-    os.replace(handle.name, target)
+    os.replace(staged, target)
 
 
 def by_bytes(rows: list[dict[str, str]], column: str) -> list[tuple[str, int, Any]]:
@@ -167,9 +174,9 @@ def report_into(opened: Cache, *, out: Path | None = None, datasets: Sequence[st
         pictures = {
             name: module.vegalite_to_png(spec, scale=PNG_SCALE) for name, spec in zip(PICTURES, stills, strict=True)
         }
-        write_atomically(folder / "index.html", content.encode("utf-8"))
+        write_atomically(folder / "index.html", content.encode("utf-8"), private=out is None)
         for name, data in pictures.items():
-            write_atomically(folder / name, data)
+            write_atomically(folder / name, data, private=out is None)
         with transaction(opened.db) as db:
             made = {"inputs": stamp, "datasets": len(published.totals)}
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (STAMP, json.dumps(made).encode()))
