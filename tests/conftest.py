@@ -98,6 +98,22 @@ def medium_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
     return age(directory / "logs"), json.loads((directory / "ground_truth.json").read_text())
 
 
+def gawk_left_on(cache: Path, *, patience: float = 5.0) -> list[int]:
+    """Pids of gawk processes still naming `cache` (its staging FIFOs) after `patience` seconds:
+    a killed run's gawk children must not wait forever once the next run has cleared staging."""
+    import psutil
+
+    deadline = time.monotonic() + patience
+    while True:
+        left = []
+        for process in psutil.process_iter(["name", "cmdline"]):
+            if process.info["name"] == "gawk" and any(str(cache) in part for part in process.info["cmdline"] or []):
+                left.append(process.pid)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
 def cli(
     *args: str, env: dict[str, str] | None = None, check: bool = False, **kwargs: Any
 ) -> subprocess.CompletedProcess[str]:

@@ -20,6 +20,7 @@ import pytest
 
 from s3logextraction import extract, status
 
+from .conftest import gawk_left_on
 from .test_extract import (
     assert_consistent,
     assert_no_committed_shard_missing,
@@ -119,3 +120,28 @@ def test_two_ctrl_c_abort_with_130(medium_corpus: tuple[Path, dict[str, Any]], t
     assert per_key(shard_rows(cache)) == expected_per_key(truth)
     assert status(cache=cache)["lines_read"] == truth["lines"]
     assert_consistent(cache)
+
+
+def test_a_gawk_left_waiting_on_a_fifo_by_a_killed_run_is_released(
+    small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path, gawk: str
+) -> None:
+    """What a SIGKILL leaves: a gawk in its own process group, blocked opening the next FIFO of
+    its batch, whose writer died with the run.  The next run's cleanup hands it empty objects, so
+    it ends instead of waiting forever."""
+    logs, _ = small_corpus
+    cache = tmp_path / "cache"
+    extract(logs, cache=cache, workers=1, limit=1)
+    fifos = [cache / "staging" / f"20260101T000000-000000000-1-000001.{number}.fifo" for number in range(3)]
+    for fifo in fifos:
+        os.mkfifo(fifo, 0o600)
+    orphan = subprocess.Popen(
+        [gawk, "{ n++ }", *map(str, fifos)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    time.sleep(0.2)
+    assert orphan.poll() is None and gawk_left_on(cache, patience=0) == [orphan.pid]  # blocked on the first
+    extract(logs, cache=cache, workers=1)  # opening the cache clears staging
+    assert orphan.wait(timeout=10) == 0 and gawk_left_on(cache) == []
+    assert list((cache / "staging").iterdir()) == []

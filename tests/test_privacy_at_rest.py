@@ -20,7 +20,7 @@ from s3logextraction import extract, status
 from s3logextraction.errors import WrongKeyError
 from s3logextraction.ips.keys import existing_keys, key_file, split_secret
 
-from .conftest import age
+from .conftest import age, gawk_left_on
 from .test_extract import expected_per_key, per_key, shard_rows
 
 SCRIPT = str(Path(sys.executable).with_name("s3logextraction"))
@@ -83,6 +83,7 @@ def test_sigkill_at_any_instant_leaves_no_raw_ip_on_disk(
     extract(mixed_logs, cache=cache, workers=2)
     assert per_key(shard_rows(cache)) == expected_per_key(truth)
     assert files_holding(cache, ips) == []
+    assert gawk_left_on(cache) == []  # the killed run's gawk children, released from their FIFOs
 
 
 def test_some_kills_land_while_batches_are_in_flight(mixed_logs: Path, tmp_path: Path) -> None:

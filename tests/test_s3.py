@@ -28,7 +28,7 @@ from s3logextraction import extract, status
 from s3logextraction.extract.plan import settle_from
 from s3logextraction.sources.s3 import S3Bucket
 
-from .conftest import cli
+from .conftest import cli, gawk_left_on
 from .test_extract import (
     SCRIPT,
     assert_consistent,
@@ -132,6 +132,7 @@ def test_sigkill_during_a_remote_extract_then_rerun_gives_exact_totals(
     assert per_key(shard_rows(cache)) == expected_per_key(truth)
     assert status(cache=cache)["lines_read"] == truth["lines"]
     assert_consistent(cache)
+    assert gawk_left_on(cache) == []  # every object was a FIFO: none is left waiting on one
 
 
 def test_s3_going_away_mid_run_is_one_line_and_the_rerun_completes(

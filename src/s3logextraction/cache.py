@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -232,6 +233,39 @@ def create_private(path: Path) -> int:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     os.fchmod(descriptor, FILE_MODE)
     return descriptor
+
+
+def is_fifo(path: Path) -> bool:
+    return stat.S_ISFIFO(path.lstat().st_mode)
+
+
+def fifo_order(path: Path) -> tuple[str, int]:
+    """FIFOs are named `<batch>.<n>.fifo` and read by gawk in the order of n."""
+    batch, _, number = path.name.removesuffix(".fifo").rpartition(".")
+    return (batch, int(number)) if number.isdigit() else (path.name, 0)
+
+
+def release_readers(fifos: list[Path]) -> None:
+    """A gawk left by a killed run waits in open() on one of its FIFOs, for a writer that died with
+    the run, and would wait forever (it runs in its own process group, so the kill spared it).
+    Opening each FIFO for writing without blocking, and closing it, hands such a reader an empty
+    object; it goes on to the next and, past the last, ends (its output pipe is gone).  Passes
+    repeat until two in a row find no reader (at most a second).  Only the lock holder calls this:
+    no live run is reading these FIFOs."""
+    quiet = 0
+    for _ in range(200 if fifos else 0):
+        if quiet == 2:
+            return
+        released = False
+        for fifo in fifos:
+            try:
+                descriptor = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # ENXIO: nobody is reading it
+                continue
+            os.close(descriptor)
+            released = True
+        quiet = 0 if released else quiet + 1
+        time.sleep(0.005)
 
 
 def make_private_folder(path: Path) -> None:
@@ -528,6 +562,7 @@ class Cache:
                 shard.unlink()
 
     def clear_staging(self) -> None:
+        release_readers(sorted((path for path in self.paths.staging.iterdir() if is_fifo(path)), key=fifo_order))
         for leftover in self.paths.staging.iterdir():
             if leftover.is_dir() and not leftover.is_symlink():
                 for inner in sorted(leftover.rglob("*"), reverse=True):
