@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .errors import InputError, LockedError, S3LogExtractionError, disk_error, storage_errors
 
@@ -233,6 +233,26 @@ def create_private(path: Path) -> int:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     os.fchmod(descriptor, FILE_MODE)
     return descriptor
+
+
+@contextlib.contextmanager
+def replaced(target: Path, *, private: bool = True, durable: bool = False) -> Iterator[BinaryIO]:
+    """A handle on a staged copy of `target` (`.NAME.tmp` beside it) that replaces it whole when
+    the block ends; if the block fails, `target` is untouched and the staged copy is gone.
+    `private`: 0600 whatever the umask (else the umask decides); `durable`: fsynced first."""
+    staged = target.with_name(f".{target.name}.tmp")
+    staged.unlink(missing_ok=True)
+    descriptor = create_private(staged) if private else os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            yield handle
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(staged, target)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
 
 
 def is_fifo(path: Path) -> bool:

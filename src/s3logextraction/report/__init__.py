@@ -10,7 +10,6 @@ bundles Vega's scripts once (about a second); the bundle is kept in `<cache>/ass
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from .. import __version__
-from ..cache import Cache, create_private, make_private_folder, meta_value, transaction
+from ..cache import Cache, make_private_folder, meta_value, replaced, transaction
 from ..errors import MissingToolError, UsageError, storage_errors
 from ..geodata import is_place
 from ..text import escape_text
@@ -87,17 +86,12 @@ def vega_bundle(module: ModuleType, *, cache: Cache) -> str:
 def write_atomically(target: Path, data: bytes, *, private: bool = True) -> None:
     """`data` renamed into place whole; private (0600 in a 0700 folder, as everything in the
     cache) unless the report goes to a folder of the user's choosing (then the umask decides)."""
-    folder = target.parent
     if private:
-        make_private_folder(folder)
+        make_private_folder(target.parent)
     else:
-        folder.mkdir(parents=True, exist_ok=True)
-    staged = folder / f".{target.name}.tmp"
-    staged.unlink(missing_ok=True)
-    descriptor = create_private(staged) if private else os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    with os.fdopen(descriptor, "wb") as handle:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    with replaced(target, private=private) as handle:
         handle.write(data)
-    os.replace(staged, target)
 
 
 def by_bytes(rows: list[dict[str, str]], column: str) -> list[tuple[str, int, Any]]:

@@ -19,7 +19,6 @@ batches; a store whose files are gone is rebuilt from the shards.
 
 from __future__ import annotations
 
-import os
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
-from ..cache import Cache, create_private, fsync_directory, make_private_folder, meta_value, transaction
+from ..cache import Cache, fsync_directory, make_private_folder, meta_value, replaced, transaction
 from ..progress import progress_bar
 
 SUMS = [("bytes_sent", "sum"), ("number_of_requests", "sum"), ("number_of_downloads", "sum")]
@@ -129,13 +128,8 @@ def stored(cache: Cache, generation: str | None) -> bool:
 
 
 def write_table(table: pa.Table, target: Path) -> None:
-    staged = target.with_name(f".{target.name}.tmp")
-    staged.unlink(missing_ok=True)
-    with os.fdopen(create_private(staged), "wb") as handle:
+    with replaced(target, durable=True) as handle:
         feather.write_feather(table, handle, compression="zstd", chunksize=max(table.num_rows, 1))  # read as one chunk
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.rename(staged, target)
 
 
 def memo_path(cache: Cache) -> Path:
