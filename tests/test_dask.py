@@ -31,7 +31,7 @@ from .test_s3 import PARTITIONED, aws_environment, bucket, endpoint, server
 
 pytest.importorskip("distributed", reason="the [dask] extra is not installed")
 DASK = str(Path(sys.executable).with_name("dask"))
-__all__ = ["aws_environment", "bucket", "server"]  # fixtures shared with test_s3
+__all__ = ["aws_environment", "bucket", "server"]  # fixtures test_s3 defines, used here too
 
 
 def test_a_local_dask_cluster_gives_what_the_local_pool_gives(

@@ -72,7 +72,7 @@ def endpoint(server: Any) -> str:
 
 
 def s3_client(url: str) -> Any:
-    return boto3.client("s3", endpoint_url=url, **{"region_name": "us-east-1"})
+    return boto3.client("s3", endpoint_url=url, region_name="us-east-1")
 
 
 @pytest.fixture

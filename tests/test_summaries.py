@@ -39,7 +39,7 @@ def line(*, day: int, key: str, status: int, sent: int, ip: str, operation: str 
 
 def crafted_lines() -> list[str]:
     """ds1: 309 counted requests from 66 IPs over five days (49, 50, 69, 70, 71 requests);
-    ds2: 10 requests from 3 IPs, one shared with ds1; one top-level key; plus lines never counted."""
+    ds2: 10 requests from 3 IPs, one also in ds1; one top-level key; plus lines never counted."""
     days = [  # (day, asset key, [(status, bytes, how many)])
         (1, "ds1/sub-1/a.nwb", [(200, 100, 49)]),
         (2, "ds1/sub-1/a.nwb", [(200, 100, 30), (206, 7, 20)]),
@@ -139,7 +139,7 @@ def test_archive_comes_from_rows_not_from_rounded_datasets(crafted: Path) -> Non
         "2019-02-04\t490\t80\t<50\n2019-02-05\t7100\t80\t80\n"
     )
     assert read(crafted / "archive" / "by_region.tsv").splitlines()[1] == "bogon\t23580\t320\t240"
-    # 66 + 2 + 1 = 69 distinct requesters -> 60; counting the shared IP twice would give 70 -> 80.
+    # 66 + 2 + 1 = 69 distinct requesters -> 60; counting the IP of both datasets twice would give 70 -> 80.
     assert read(crafted / "archive" / "requester_count.tsv") == "60\n"
     assert json.loads(read(crafted / "archive_totals.json")) == {
         "total_bytes_sent": 23580, "number_of_unique_regions": 0, "number_of_unique_countries": 0,
