@@ -126,5 +126,5 @@ def test_sigkill_in_summaries_at_any_instant(
     assert result.returncode == 0, result.stderr
     assert published(cache) == reference
     stored = sorted(path.name.split("-")[0] for path in (cache / "aggregates").iterdir())
-    assert stored == ["attribution.arrow", "day", "requester"], "one generation of the store, nothing left over"
+    assert stored == ["attribution.arrow", "counter", "day", "requester", "spans"], "one generation, nothing left over"
     assert not [path for path in (cache / "staging").rglob("*") if path.is_file()]

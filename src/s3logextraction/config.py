@@ -23,6 +23,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from .agents import DEFAULT_MACHINE_CLIENTS
 from .datasets.dandi import DEFAULT_API_URL
 from .errors import ConfigError, S3LogExtractionError
 from .ips.providers import ProviderName
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
     operations: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_OPERATIONS))
     privacy_threshold: PositiveInt = 50
     privacy_rounding: PositiveInt = 20
+    counter_machine_clients: list[str] = Field(default_factory=lambda: list(DEFAULT_MACHINE_CLIENTS))
     password: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("S3_LOG_EXTRACTION_PASSWORD", "S3LOGEXTRACTION_PASSWORD", "password"),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .agents import CounterRules
 from .cache import Cache
 from .datasets import check_level
 from .datasets.dandi import DandiSource
@@ -49,6 +50,7 @@ def run(
     *,
     cache: Path,
     privacy: Privacy | None = None,
+    counter: CounterRules | None = None,
     level: int = 1,
     stop: threading.Event | None = None,
     geolocation: Geolocation | None = None,
@@ -88,7 +90,9 @@ def run(
             return report
         with stage("summaries"):
             outputs = everything(Mode(ExtractMode(mode).value))
-            report.summaries = publish_into(opened, outputs=outputs, level=level, privacy=rules, dandi=dandi)
+            report.summaries = publish_into(
+                opened, outputs=outputs, level=level, privacy=rules, dandi=dandi, counter=counter
+            )
         if report_available():  # the [report] extra
             with stage("report"):
                 report.report = report_into(opened)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..agents import CounterRules
 from ..config import Settings, load_settings
 from ..datasets.dandi import DandiSource
 from ..errors import PartialError
@@ -43,6 +44,10 @@ from .signals import drain_on_first_signal
 
 def privacy_of(settings: Settings) -> Privacy:
     return Privacy(threshold=settings.privacy_threshold, rounding=settings.privacy_rounding)
+
+
+def counter_of(settings: Settings) -> CounterRules:
+    return CounterRules(machine_clients=tuple(settings.counter_machine_clients))
 
 
 def names(text: str | None) -> list[str]:
@@ -98,6 +103,7 @@ def summaries_command(
             pick=names(pick),
             skip=names(skip),
             privacy=privacy_of(settings),
+            counter=counter_of(settings),
             rebuild=rebuild,
         )
     typer.echo(report.summary(), err=True)
@@ -122,6 +128,7 @@ def totals_command(
             mode=chosen_mode(settings, mode),
             level=level,
             privacy=privacy_of(settings),
+            counter=counter_of(settings),
             dandi=dandi_of(settings),
         )
     typer.echo(report.summary(), err=True)
@@ -181,6 +188,7 @@ def run_command(
             log_source(log_dir, settings),
             cache=settings.cache,
             privacy=rules,
+            counter=counter_of(settings),
             level=level,
             stop=stop_event,
             geolocation=geolocation_of(settings),

@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..agents import CounterRules
 from ..cache import Cache, meta_value, summary_inputs, transaction
 from ..datasets import check_level, dataset_folder
 from ..datasets.dandi import DandiSource, attribution_token, dandi_places
@@ -70,12 +71,12 @@ def chosen_datasets(aggregates: Aggregates, *, pick: Sequence[str], skip: Sequen
     return [name for name in every if (not pick or name in pick) and name not in skip]
 
 
-def load(cache: Cache, *, level: int, dandi: bool, rebuild: bool) -> Aggregates:
+def load(cache: Cache, *, level: int, dandi: bool, rebuild: bool, counter: CounterRules | None = None) -> Aggregates:
     """The aggregate store brought up to date (new shards only, or all with `rebuild`), then
     attributed: with `dandi`, to dandisets (from the attribution brought up to date before), else
     by key prefix.  Memory the fold and the group-bys freed is handed back to the system after
     each (pyarrow's allocator would keep it, and it would count in the peak of the next step)."""
-    store = update_store(cache, rebuild=rebuild)
+    store = update_store(cache, counter=counter, rebuild=rebuild)
     pa.default_memory_pool().release_unused()
     attribute: Attribute
     if dandi:
@@ -121,6 +122,7 @@ def publish(
     skip: Sequence[str] = (),
     privacy: Privacy | None = None,
     dandi: DandiSource | None = None,
+    counter: CounterRules | None = None,
     rebuild: bool = False,
 ) -> SummaryReport:
     """Folds new shards into the aggregate store and writes each (what, mode) of `outputs`, what
@@ -135,6 +137,7 @@ def publish(
             skip=skip,
             privacy=privacy,
             dandi=dandi,
+            counter=counter,
             rebuild=rebuild,
         )
 
@@ -148,6 +151,7 @@ def publish_into(
     skip: Sequence[str] = (),
     privacy: Privacy | None = None,
     dandi: DandiSource | None = None,
+    counter: CounterRules | None = None,
     rebuild: bool = False,
 ) -> SummaryReport:
     """`publish` in a cache the caller has opened (and locked), as `run` does.  Datasets are
@@ -155,6 +159,7 @@ def publish_into(
     API), else key prefixes of `level` segments."""
     check_level(level)
     rules = privacy or Privacy()
+    counting = counter or CounterRules()
     per_dataset_mode = Mode.dandi if any(mode == Mode.dandi for _, mode in outputs) else Mode.generic
     with storage_errors(what=opened.paths.root):
         pending = opened.db.execute("SELECT count(*) FROM batches WHERE format != 'parquet'").fetchone()[0]
@@ -163,7 +168,8 @@ def publish_into(
         if per_dataset_mode == Mode.dandi:
             (dandi or DandiSource()).refresh(opened.db)  # before anything is written: a failing API changes nothing
         settings = {"outputs": [list(output) for output in outputs], "level": level, "pick": sorted(pick),
-                    "skip": sorted(skip), "privacy": [rules.threshold, rules.rounding]}  # fmt: skip
+                    "skip": sorted(skip), "privacy": [rules.threshold, rules.rounding],
+                    "counter": counting.token}  # fmt: skip
         last = published_state(opened)
         before = None if rebuild else fingerprint(opened, settings=settings)
         if before and last.get("fingerprint") == before and file_count(opened.paths.summaries) == last.get("files"):
@@ -174,7 +180,7 @@ def publish_into(
                 pending_index=pending,
                 up_to_date=True,
             )
-        aggregates = load(opened, level=level, dandi=per_dataset_mode == Mode.dandi, rebuild=rebuild)
+        aggregates = load(opened, level=level, dandi=per_dataset_mode == Mode.dandi, rebuild=rebuild, counter=counting)
         every = chosen_datasets(aggregates, pick=(), skip=())
         picked = chosen_datasets(aggregates, pick=pick, skip=skip)
         files: Files = {}
@@ -226,13 +232,22 @@ def update_summaries(
     skip: Sequence[str] = (),
     privacy: Privacy | None = None,
     dandi: DandiSource | None = None,
+    counter: CounterRules | None = None,
     rebuild: bool = False,
 ) -> SummaryReport:
     """Writes summaries/<dataset>/*.tsv (generic, dandi) or summaries/archive/*.tsv (archive);
     `rebuild` recomputes the aggregate store from every shard first."""
     outputs = [("summaries", Mode(mode))]
     return publish(
-        cache=cache, outputs=outputs, level=level, pick=pick, skip=skip, privacy=privacy, dandi=dandi, rebuild=rebuild
+        cache=cache,
+        outputs=outputs,
+        level=level,
+        pick=pick,
+        skip=skip,
+        privacy=privacy,
+        dandi=dandi,
+        counter=counter,
+        rebuild=rebuild,
     )
 
 
@@ -243,10 +258,13 @@ def update_totals(
     level: int = 1,
     privacy: Privacy | None = None,
     dandi: DandiSource | None = None,
+    counter: CounterRules | None = None,
 ) -> SummaryReport:
     """Writes summaries/totals.json (generic: over datasets; dandi: over dandisets) or
     summaries/archive_totals.json (archive)."""
-    return publish(cache=cache, outputs=[("totals", Mode(mode))], level=level, privacy=privacy, dandi=dandi)
+    return publish(
+        cache=cache, outputs=[("totals", Mode(mode))], level=level, privacy=privacy, dandi=dandi, counter=counter
+    )
 
 
 def everything(mode: Mode = Mode.generic) -> list[tuple[str, Mode]]:

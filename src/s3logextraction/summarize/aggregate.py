@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.feather as feather
 
 from ..datasets import split_keys
+from .counter import by_month
 from .store import Store, summed, write_table
 
 Attribute = Callable[[list[str]], tuple[list[str], list[str]]]  # distinct keys -> (datasets, asset paths)
@@ -37,6 +38,7 @@ class Aggregates:
     by_region: pa.Table
     requesters: dict[str, int]
     archive_requesters: int
+    by_month_counter: pa.Table
     by_asset_week: pa.Table | None = None
     shards_aggregated: int = 0
 
@@ -189,6 +191,7 @@ def aggregate(
         by_region=grouped(requests, ["dataset", "region"]),
         requesters=requester_counts(requests),
         archive_requesters=pc.count_distinct(requests["ip_id"]).as_py(),
+        by_month_counter=by_month(attribution.applied(store.counter)),
         by_asset_week=by_asset_week,
         shards_aggregated=store.folded,
     )

@@ -29,19 +29,23 @@ from ..datasets import dataset_folder
 from ..datasets.dandi import ASSET_TYPES, asset_types
 from ..text import CONTROL_TEXT, escape_text, has_control
 from .aggregate import Aggregates, grouped
+from .counter import COUNTER_COUNTS, counter_sums
 from .privacy import Privacy
 from .regions import country_of, is_place
 
 COUNT_COLUMNS = ("bytes_sent", "number_of_requests", "number_of_downloads")
 COORDINATES_FILE = "region_codes_to_coordinates.yaml"
 ATTRIBUTION_FILE = "ATTRIBUTION.txt"
+COUNTER_FILE = "counter_by_month.tsv"
+COUNTER_HEADER = ("month", "Access_Method", *COUNTER_COUNTS)
 DBIP_ATTRIBUTION = "IP geolocation by DB-IP (https://db-ip.com), licensed under CC BY 4.0."
 DATASET_FILES = ("by_day.tsv", "by_asset.tsv", "by_region.tsv", "requester_count.tsv", "dataset_name.txt",
-                 "by_asset_type_per_week.tsv", "by_asset_per_week.tsv")  # fmt: skip
+                 "by_asset_type_per_week.tsv", "by_asset_per_week.tsv", COUNTER_FILE)  # fmt: skip
 Files = dict[str, str]  # relative posix path -> content
 
 
-PROTECTED = ("number_of_requests", "number_of_downloads")
+PROTECTED = ("number_of_requests", "number_of_downloads", *COUNTER_COUNTS)
+SUMMED = (*COUNT_COLUMNS, *COUNTER_COUNTS)  # value columns, never sort keys
 
 
 def cell(value: Any) -> str:
@@ -115,7 +119,7 @@ def ordered(table: pa.Table, names: Sequence[str]) -> pa.Table:
 def bodies_by_dataset(table: pa.Table, *, columns: Sequence[str], privacy: Privacy) -> dict[str, str]:
     """Each dataset's TSV body of `columns`, sorted by them, from one sort and one text pass over
     all datasets (per-dataset kernels would cost datasets x kernels)."""
-    rows = ordered(table, ["dataset", *(name for name in columns if name not in COUNT_COLUMNS)])
+    rows = ordered(table, ["dataset", *(name for name in columns if name not in SUMMED)])
     body = text_body(rows, columns=columns, privacy=privacy)
     bodies: dict[str, str] = {}
     start = 0
@@ -145,6 +149,10 @@ def dataset_summaries(aggregates: Aggregates, *, datasets: Sequence[str], privac
         name: ((first, *COUNT_COLUMNS), bodies_by_dataset(table, columns=(first, *COUNT_COLUMNS), privacy=privacy))
         for name, first, table in tables
     }
+    split[COUNTER_FILE] = (
+        COUNTER_HEADER,
+        bodies_by_dataset(aggregates.by_month_counter, columns=COUNTER_HEADER, privacy=privacy),
+    )
     requesters = aggregates.requesters
     files: Files = {}
     for dataset in datasets:
@@ -201,6 +209,7 @@ def archive_summaries(aggregates: Aggregates, *, privacy: Privacy) -> Files:
     days = ordered(grouped(aggregates.by_day, ["date"]), ["date"])
     regions = ordered(grouped(aggregates.by_region, ["region"]), ["region"])
     requesters = aggregates.archive_requesters
+    counter = ordered(counter_sums(aggregates.by_month_counter, ["month", "Access_Method"]), ["month", "Access_Method"])
     return {
         "archive/by_day.tsv": tsv(
             ("date", *COUNT_COLUMNS), text_of(text_body(days, columns=("date", *COUNT_COLUMNS), privacy=privacy))
@@ -209,6 +218,9 @@ def archive_summaries(aggregates: Aggregates, *, privacy: Privacy) -> Files:
             ("region", *COUNT_COLUMNS), text_of(text_body(regions, columns=("region", *COUNT_COLUMNS), privacy=privacy))
         ),
         "archive/requester_count.tsv": f"{privacy.protect(requesters)}\n",
+        f"archive/{COUNTER_FILE}": tsv(
+            COUNTER_HEADER, text_of(text_body(counter, columns=COUNTER_HEADER, privacy=privacy))
+        ),
     }
 
 

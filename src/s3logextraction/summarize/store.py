@@ -2,7 +2,9 @@
 `aggregates/` and folded forward with only the shards committed since the last summaries run.
 
 Two tables: per (object key, UTC day) and per (object key, ip_id), each with bytes sent, requests
-and downloads of the counted requests (kept 2xx REST.GET.OBJECT; a download is a 200).  Dataset
+and downloads of the counted requests (kept 2xx REST.GET.OBJECT; a download is a 200).  Beside
+them, the COUNTER sums per (object key, month, access method) and the UTC hours of each folded
+batch (`counter.py` says how they are folded).  Dataset
 attribution and region labels are applied when publishing, so a new DANDI mapping, another
 `--level` or refreshed geolocation republish correctly without reading a shard again.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -29,8 +32,10 @@ import pyarrow.compute as pc
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
+from ..agents import CounterRules
 from ..cache import Cache, fsync_directory, make_private_folder, meta_value, replaced, transaction
 from ..progress import progress_bar
+from .counter import COUNTER_SCHEMA, SPANS_SCHEMA, folded_counter, hours_of
 
 SUMS = [("bytes_sent", "sum"), ("number_of_requests", "sum"), ("number_of_downloads", "sum")]
 COUNTS = ("bytes_sent", "number_of_requests", "number_of_downloads")
@@ -39,39 +44,44 @@ KEY = pa.dictionary(pa.int32(), pa.string())  # each distinct key held once, wha
 SCHEMAS = {
     "day": pa.schema([("key", KEY), ("date", pa.date32()), *((name, pa.int64()) for name in COUNTS)]),
     "requester": pa.schema([("key", KEY), ("ip_id", pa.int64()), *((name, pa.int64()) for name in COUNTS)]),
+    "counter": COUNTER_SCHEMA,
+    "spans": SPANS_SCHEMA,
 }
+KEYED = ("day", "requester", "counter")  # the tables whose key column indexes the shared dictionary
 GENERATION = "aggregate_generation"
 
 
 @dataclass
 class Store:
-    """The two partial tables (key columns over one dictionary, `keys`), and how many shards the
-    last update folded in."""
+    """The partial tables (key columns over one dictionary, `keys`), the hours of each folded
+    batch (for the COUNTER fold), and how many shards the last update folded in."""
 
     day: pa.Table
     requester: pa.Table
+    counter: pa.Table
+    spans: pa.Table
     folded: int = 0
 
     @classmethod
-    def of(cls, *, day: pa.Table, requester: pa.Table, folded: int = 0) -> Store:
-        """The store with its two key columns indices into one dictionary (as written, the files
+    def of(cls, *, folded: int = 0, **tables: pa.Table) -> Store:
+        """The store with its key columns indices into one dictionary (as written, the files
         already share it: then nothing is re-indexed)."""
-        chunks = [*day["key"].chunks, *requester["key"].chunks]
+        chunks = [chunk for grain in KEYED for chunk in tables[grain]["key"].chunks]
         if all(chunk.dictionary.equals(chunks[0].dictionary) for chunk in chunks[1:]):
-            return cls(day=day.combine_chunks(), requester=requester.combine_chunks(), folded=folded)
-        both = pa.chunked_array(chunks, KEY).unify_dictionaries()
-        day_keys = pa.chunked_array(both.chunks[: day["key"].num_chunks], KEY).combine_chunks()
-        requester_keys = pa.chunked_array(both.chunks[day["key"].num_chunks :], KEY).combine_chunks()
-        return cls(
-            day=day.set_column(0, "key", pa.chunked_array([day_keys], KEY)),
-            requester=requester.set_column(0, "key", pa.chunked_array([requester_keys], KEY)),
-            folded=folded,
-        )
+            return cls(**{grain: table.combine_chunks() for grain, table in tables.items()}, folded=folded)
+        every = pa.chunked_array(chunks, KEY).unify_dictionaries().chunks
+        keyed = dict(tables)
+        for grain in KEYED:
+            count = tables[grain]["key"].num_chunks
+            keys = pa.chunked_array(every[:count], KEY).combine_chunks()
+            every = every[count:]
+            keyed[grain] = tables[grain].set_column(0, "key", pa.chunked_array([keys], KEY))
+        return cls(**keyed, folded=folded)
 
     @property
     def keys(self) -> pa.Array:
-        """The distinct keys both tables index into."""
-        chunks = self.day["key"].chunks or self.requester["key"].chunks
+        """The distinct keys the tables index into."""
+        chunks = [chunk for grain in KEYED for chunk in getattr(self, grain)["key"].chunks]
         return chunks[0].dictionary if chunks else pa.array([], pa.string())
 
 
@@ -83,9 +93,14 @@ def summed(table: pa.Table, keys: list[str]) -> pa.Table:
     return result.select([*keys, *COUNTS]).combine_chunks()  # one chunk: one dictionary per column
 
 
-def counted_requests(shard: Path) -> pa.Table:
-    """The counted requests of one shard: key, date, ip_id and the three counts per request."""
+def shard_requests(shard: Path) -> tuple[pa.Table, pa.Array]:
+    """The counted requests of one shard (key, date, ip_id and the three counts per request), and
+    the hours of its COUNTER-eligible requests."""
     table = pq.read_table(shard, columns=["timestamp", "key", "operation", "status", "bytes_sent", "ip_id"])
+    return counted_requests(table), hours_of(table)
+
+
+def counted_requests(table: pa.Table) -> pa.Table:
     status = table["status"]
     table = table.filter(
         pc.and_(
@@ -105,6 +120,10 @@ def counted_requests(shard: Path) -> pa.Table:
     )
 
 
+def shard_of(cache: Cache, batch: str) -> Path:
+    return cache.paths.shard(batch_id=batch, shard_format="parquet")
+
+
 def store_path(cache: Cache, *, grain: str, generation: str) -> Path:
     return cache.paths.aggregates / f"{grain}-{generation}.arrow"
 
@@ -118,7 +137,11 @@ def read_store(cache: Cache, generation: str | None) -> Store:
     if generation is None:
         return Store.of(**{grain: schema.empty_table() for grain, schema in SCHEMAS.items()})
     tables = {grain: feather.read_table(store_path(cache, grain=grain, generation=generation)) for grain in SCHEMAS}
-    return Store.of(**{grain: table.cast(SCHEMAS[grain]) for grain, table in tables.items()})
+    return Store.of(**{grain: cast_keeping_metadata(table, SCHEMAS[grain]) for grain, table in tables.items()})
+
+
+def cast_keeping_metadata(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    return table.cast(schema.with_metadata(table.schema.metadata))
 
 
 def stored(cache: Cache, generation: str | None) -> bool:
@@ -165,25 +188,35 @@ def fold_plan(cache: Cache, *, rebuild: bool = False) -> FoldPlan:
     return FoldPlan(generation, folded, sorted(batch for batch in committed if batch not in folded))
 
 
-def update_store(cache: Cache, *, rebuild: bool = False, show_progress: bool | None = None) -> Store:
-    """The store with every committed shard folded in, reading only shards not folded yet."""
+def update_store(
+    cache: Cache, *, counter: CounterRules | None = None, rebuild: bool = False, show_progress: bool | None = None
+) -> Store:
+    """The store with every committed shard folded in, reading only shards not folded yet (and,
+    for the COUNTER sums, the shards that share an hour with them)."""
+    rules = counter or CounterRules()
     make_private_folder(cache.paths.aggregates)
     db = cache.db
     remove_other_generations(cache, current_generation(db))
     plan = fold_plan(cache, rebuild=rebuild)
     folded, todo = plan.folded, plan.todo
     store = read_store(cache, plan.generation)
-    if not todo:
+    if not todo and (store.counter.schema.metadata or {}).get(b"token") == rules.token.encode():
         return store
     parts = {"day": [store.day], "requester": [store.requester]}
+    spans = [store.spans]
     with progress_bar(total=len(todo), unit="shard", description="aggregate", enabled=show_progress) as bar:
         for batch in todo:
-            requests = counted_requests(cache.paths.shard(batch_id=batch, shard_format="parquet"))
+            requests, hours = shard_requests(shard_of(cache, batch))
             for grain, keys in GRAINS.items():
                 parts[grain].append(summed(requests, keys).cast(SCHEMAS[grain]))
+            spans.append(pa.table({"batch_id": pa.array([batch] * len(hours), pa.string()), "hour": hours}))
             bar.update(1)
-    day, requester = (summed(pa.concat_tables(parts[grain]), GRAINS[grain]).cast(SCHEMAS[grain]) for grain in SCHEMAS)
-    new = Store.of(day=day, requester=requester, folded=len(todo))
+    day, requester = (summed(pa.concat_tables(parts[grain]), GRAINS[grain]).cast(SCHEMAS[grain]) for grain in GRAINS)
+    every_span = pa.concat_tables([part.cast(SPANS_SCHEMA) for part in spans])
+    counted = folded_counter(
+        previous=store.counter, spans=every_span, new=todo, rules=rules, shard_of=partial(shard_of, cache), db=db
+    )
+    new = Store.of(day=day, requester=requester, counter=counted, spans=every_span, folded=len(todo))
     fresh = secrets.token_hex(8)
     for grain in SCHEMAS:
         write_table(getattr(new, grain), store_path(cache, grain=grain, generation=fresh))
