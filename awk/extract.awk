@@ -17,6 +17,15 @@
 #            empty line, and any line of a kept operation, are always validated.
 #            "parse": one row per line (kept and rejected; with all=1 every line) in the layout
 #            of `s3logextraction parse`, on stdout.
+#            "validate": lines are read as in extract mode (the same early skip of other
+#            operations); one finding per row on stdout (file number, line, check, detail; never
+#            log text that could hold an IP): rejects (rejected/<reason>), and for lines of a kept
+#            operation: times outside the file's delivery window (set per file with the
+#            assignments window_from= and window_to= before it, ISO 8601 UTC), 200 responses with
+#            fewer bytes sent than the object's size (partial_200), and lines that splitting on
+#            the first `HTTP/1.` (the heuristic of dandi/s3-log-extraction) reads with another
+#            status or byte count (old_heuristic).  Line counts go to the S3LE_META file as in
+#            extract mode.
 #   ops      comma-separated operations to keep (default REST.GET.OBJECT)
 #   all      1 keeps every operation and status
 #   keys     "dandi": keep only object keys under blobs/ and zarr/ (others are skipped with reason
@@ -38,6 +47,7 @@ BEGIN {
     OFS = "\t"
     if (mode == "") mode = "extract"
     parse_mode = (mode == "parse")
+    validate_mode = (mode == "validate")
     if (ops == "") ops = "REST.GET.OBJECT"
     n_ops = split(ops, op_list, ",")
     for (i = 1; i <= n_ops; i++) KEEP[op_list[i]] = 1
@@ -63,7 +73,10 @@ BEGIN {
     label = ""
 }
 
-BEGINFILE { name = (label != "") ? label : FILENAME; label = ""; file_number++ }
+BEGINFILE {
+    name = (label != "") ? label : FILENAME; label = ""; file_number++
+    earliest = window_from; latest = window_to; window_from = ""; window_to = ""
+}
 
 # Extract mode first passes over lines of another operation (see the header).  FAST_LINE never
 # matches where a trailing CR would change the result (a CR can only sit in the ignored tail), so
@@ -158,6 +171,7 @@ function record(time, zone, ip, op, key, status, bytes, size, ua, ip_checked,   
     else if (length(bytes) > 18 && too_big(bytes)) return reject("number_out_of_range")
     if (size == "-") size = ""
     else if (length(size) > 18 && too_big(size)) return reject("number_out_of_range")
+    if (validate_mode) return check(ts, op, status, bytes, size, ip_checked)
     keep = (op in KEEP) && (substr(status, 1, 1) == "2" || status == "304")
     if (parse_mode) {
         if (!keep && !all) return 1
@@ -226,9 +240,36 @@ function leap(y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
 
 function reject(reason) {
     if (parse_mode) print esc(name), FNR, "reject", "", "", "", "", "", "", reason
+    else if (validate_mode) print file_number, FNR, "rejected/" reason, ""
     else print "R", file_number, FNR, reason > meta
     return 1
 }
+
+# Validate mode: the findings of a well-formed line.  The old heuristic's tokens are shown only
+# when they look like a status or a byte count (what follows a misplaced split is log text).  On
+# a fast-path line (fields 10-12 are the request-URI, 13 the status) the old reading agrees when
+# the first `HTTP/1.` starts field 12: no need to split the line.
+function check(ts, op, status, bytes, size, fast,    at, post, old_bytes) {
+    if (!(op in KEEP)) return 1
+    if (earliest != "" && (ts < earliest || latest < ts)) print file_number, FNR, "time_outside_delivery_window", ts
+    if (status == "200" && size != "" && bytes + 0 < size + 0)
+        print file_number, FNR, "partial_200", "bytes_sent " bytes " < object_size " size
+    if (fast && substr($12, 1, 7) == "HTTP/1." && !index($9, "HTTP/1.") && !index($10, "HTTP/1.") && \
+        !index($11, "HTTP/1.")) return 1
+    at = index($0, "HTTP/1.")
+    if (!at) {
+        print file_number, FNR, "old_heuristic", "no HTTP/1. in the line"
+        return 1
+    }
+    split(substr($0, at + 7, 512), post, " ")
+    old_bytes = (post[4] == "-") ? 0 : post[4]
+    if (post[2] != status || (old_bytes "") != (bytes ""))
+        print file_number, FNR, "old_heuristic", "status " shown(post[2], "^([0-9][0-9][0-9]|-)$") " bytes_sent " \
+            shown(post[4], "^([0-9]+|-)$") " where the line has status " status " bytes_sent " bytes
+    return 1
+}
+
+function shown(token, form) { return (token ~ form && length(token) <= 20) ? token : "(log text)" }
 
 # TSV cell escaping: backslash, tab, newline and carriage return by name, every other control
 # byte as \xHH (lossless: s3logextraction.text.unescape reverses it).

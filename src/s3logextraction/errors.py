@@ -90,6 +90,12 @@ class ReadOnlyError(S3LogExtractionError):
     exit_code = ExitCode.CANT_CREATE
 
 
+class FindingsError(S3LogExtractionError):
+    """A validation found problems (they were listed before this one line)."""
+
+    exit_code = ExitCode.ERROR
+
+
 class PartialError(S3LogExtractionError):
     """Everything that could be done is done and published; some log objects failed (see status)."""
 

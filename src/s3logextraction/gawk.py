@@ -54,9 +54,11 @@ def gawk_command(
     operations: Sequence[str] = ("REST.GET.OBJECT",),
     keep_all: bool = False,
     keys: str = "generic",
+    assignments: Sequence[dict[str, str]] | None = None,
 ) -> list[str]:
     """The gawk argv for `files` (absolute, so none reads as an assignment); `labels` name them in
-    parse mode (extract mode reports files by number)."""
+    parse mode (extract mode reports files by number); `assignments` set variables before each
+    file (validate mode's delivery window)."""
     command = [gawk_path(), "-b", "-f", str(parser_path()), "-v", f"mode={mode}", "-v", f"ops={','.join(operations)}"]
     command += ["-v", f"keys={keys}"]
     if keep_all:
@@ -64,5 +66,7 @@ def gawk_command(
     for number, path in enumerate(files):
         if labels is not None:
             command.append(f"label={awk_label(labels[number])}")
+        if assignments is not None:
+            command += [f"{name}={awk_label(value)}" for name, value in assignments[number].items()]
         command.append(os.path.abspath(path))
     return command

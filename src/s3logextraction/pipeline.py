@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .agents import CounterRules
-from .cache import Cache
+from .cache import Cache, utc_now
 from .datasets import check_level
 from .datasets.dandi import DandiSource
 from .errors import PartialError, S3LogExtractionError
@@ -29,6 +29,7 @@ from .share import ShareReport, ShareTarget, share_into
 from .sources import LogSource
 from .summarize import Mode, SummaryReport, everything, publish_into
 from .summarize.privacy import Privacy
+from .validate import CacheCheck, quick_check
 
 T = TypeVar("T")
 
@@ -42,6 +43,7 @@ class RunReport:
     coordinates: CoordinatesReport | None = None
     shared: ShareReport | None = None
     report: ReportResult | None = None
+    cache_check: CacheCheck | None = None
     partial: list[str] = field(default_factory=list)
 
 
@@ -60,7 +62,8 @@ def run(
     **extract_options: Any,
 ) -> RunReport:
     """extract (with indexing), then summaries, totals, archive summaries and archive totals from
-    one pass over the shards, then the report (with the `[report]` extra) and the share.
+    one pass over the shards, then the report (with the `[report]` extra), the share, and the
+    quick cache check (`validate cache --quick`, footers of this run's shards only).
 
     Stops at the first failing stage: its error propagates with its exit code and names the stage.
     """
@@ -70,6 +73,7 @@ def run(
         logs = as_source(source)
         listing = logs.list()
     with Cache.open_for_writing(cache, command="run", create=True) as opened:
+        started = utc_now()
         request = StopRequest(opened.paths, event=stop)
         with stage("extract"):
             extracted = extract_into(opened, source=logs, listing=listing, stop=request, mode=mode, **extract_options)
@@ -98,6 +102,8 @@ def run(
                 report.report = report_into(opened)
         if share is not None:
             report.shared = kept_when_partial("share", lambda: share_into(opened, target=share), report=report)
+        with stage("cache check"):
+            report.cache_check = quick_check(opened, since=started)
         return report
 
 

@@ -26,6 +26,7 @@ from .share_cmd import share_command
 from .signals import SIGNALS
 from .summarize_cmd import run_command, summaries_command, totals_command
 from .testing_cmd import testing_app
+from .validate_cmd import validate_app
 
 app = typer.Typer(
     name="s3logextraction",
@@ -36,6 +37,7 @@ app = typer.Typer(
 app.add_typer(config_app, name="config")
 app.add_typer(reset_app, name="reset")
 app.add_typer(testing_app, name="testing")
+app.add_typer(validate_app, name="validate")
 update_app = typer.Typer(help="Bring a derived stage up to date (only new work is done).", no_args_is_help=True)
 update_app.add_typer(update_ip_app, name="ip")
 update_app.command("summaries")(summaries_command)

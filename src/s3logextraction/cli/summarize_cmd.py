@@ -10,7 +10,7 @@ import typer
 from ..agents import CounterRules
 from ..config import Settings, load_settings
 from ..datasets.dandi import DandiSource
-from ..errors import PartialError
+from ..errors import FindingsError, PartialError
 from ..pipeline import run
 from ..summarize import Mode, update_summaries, update_totals
 from ..summarize.privacy import Privacy
@@ -209,6 +209,12 @@ def run_command(
         typer.echo(f"report is {report.report.folder / 'index.html'}")
     if report.shared is not None:
         typer.echo(report.shared.summary(), err=True)
+    if report.cache_check is not None:
+        for problem in report.cache_check.problems:
+            typer.echo(problem, err=True)
+        typer.echo(report.cache_check.summary(), err=True)
+        if not report.cache_check.clean:
+            raise FindingsError(f"the cache check found {len(report.cache_check.problems)} problems (listed above)")
     check_complete(report.extract)
     if report.partial:
         raise PartialError("; ".join(report.partial))

@@ -180,9 +180,11 @@ def run_gawk(
     batch_id: str,
     parser: ParserOptions,
     children: ChildProcesses,
+    awk_mode: str = "extract",
+    assignments: Sequence[dict[str, str]] | None = None,
 ) -> tuple[bytes, bytes, dict[str, str]]:
-    """(rows, meta, objects that failed while streamed) of one gawk run over `objects`: those
-    without a local path (`paths`) are streamed to it through FIFOs."""
+    """(stdout, meta, objects that failed while streamed) of one gawk run in `awk_mode` over
+    `objects`: those without a local path (`paths`) are streamed to it through FIFOs."""
     piped = [log_object for log_object in objects if paths[log_object.name] is None]
     with (
         tempfile.TemporaryFile(dir=staging, prefix=f"{batch_id}.meta.") as meta,
@@ -191,7 +193,11 @@ def run_gawk(
         fifo_of = dict(zip((log_object.name for log_object in piped), feed.paths, strict=True))
         operands = [fifo_of.get(log_object.name) or paths[log_object.name] for log_object in objects]
         command = gawk_command(
-            files=[str(operand) for operand in operands], operations=parser.operations, keys=parser.mode
+            files=[str(operand) for operand in operands],
+            mode=awk_mode,
+            operations=parser.operations,
+            keys=parser.mode,
+            assignments=assignments,
         )
         process = children.start(
             command, environment=gawk_environment(meta=f"/dev/fd/{meta.fileno()}"), keep_fd=meta.fileno()
