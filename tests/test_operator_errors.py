@@ -318,7 +318,7 @@ def test_a_cache_from_a_newer_version_is_refused(tmp_path: Path) -> None:
 def test_stale_dataset_folders_go_after_a_level_change_and_a_reset(tmp_path: Path) -> None:
     logs = write_logs(tmp_path / "logs", {"alpha/one/x.bin": 3, "beta/two/y.bin": 2})
     cache = tmp_path / "cache"
-    tables = {"by_day.tsv", "by_asset.tsv", "by_region.tsv", "requester_count.tsv"}
+    tables = {"by_day.tsv", "by_asset.tsv", "by_region.tsv", "requester_count.tsv", "counter_by_month.tsv"}
     archive = {f"archive/{name}" for name in tables - {"by_asset.tsv"}} | {"totals.json", "archive_totals.json"}
 
     def published() -> set[str]:
@@ -444,7 +444,7 @@ def test_every_command_is_a_library_function_that_leaves_the_process_alone(tmp_p
     assert extracted.objects_done == 2
     assert s3logextraction.update_ip_indexes(cache=cache) == 0
     assert s3logextraction.status(cache=cache)["lines_kept"] == 5
-    assert s3logextraction.update_summaries(cache=cache).files_written == 8
+    assert s3logextraction.update_summaries(cache=cache).files_written == 10  # five files per dataset
     assert s3logextraction.update_totals(cache=cache).files_written == 1
     assert s3logextraction.update_ip_regions(cache=cache).classified == 3, "three requesters, labelled once"
     assert s3logextraction.update_ip_coordinates(cache=cache).unplaced == []

@@ -21,6 +21,7 @@ from .pipeline import RunReport, run
 from .share import ShareTarget, share
 from .status import status
 from .summarize import Mode, SummaryReport, update_summaries, update_totals
+from .validate import validate_cache, validate_logs
 
 __all__ = [
     "ExtractReport",
@@ -45,4 +46,6 @@ __all__ = [
     "update_ip_regions",
     "update_summaries",
     "update_totals",
+    "validate_cache",
+    "validate_logs",
 ]

@@ -37,6 +37,7 @@ IP_SHAPED = re.compile(
 )
 IP_CHARACTERS = frozenset(bytes([byte]) for byte in b"0123456789abcdefABCDEF.:")
 SCAN_CHUNK = 16 << 20
+SHARE = "share"
 
 
 @dataclass
@@ -209,13 +210,15 @@ def clear_ips(path: Path, *, tokens: Iterable[bytes], raw: set[bytes], root: Pat
     return [f"{path.relative_to(root)} holds {hits} raw IPs in clear text"] if hits else []
 
 
-def walk(root: Path) -> Iterator[os.DirEntry[str]]:
-    """Every entry under `root`, symlinks not followed."""
+def walk(root: Path, *, top: bool = True) -> Iterator[os.DirEntry[str]]:
+    """Every entry under `root`, symlinks not followed, except inside `share/` (0700 itself): its
+    clones are git working trees of the published, public files, with git's own modes and
+    compressed objects."""
     with os.scandir(root) as entries:
         for entry in entries:
             yield entry
-            if entry.is_dir(follow_symlinks=False):
-                yield from walk(Path(entry.path))
+            if entry.is_dir(follow_symlinks=False) and not (top and entry.name == SHARE):
+                yield from walk(Path(entry.path), top=False)
 
 
 def private_modes(root: Path) -> tuple[list[str], int]:
