@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,6 +43,7 @@ ELIGIBLE_OPERATION = "REST.GET.OBJECT"
 ELIGIBLE_STATUSES = (200, 206, 304)
 DOUBLE_CLICK_SECONDS = 30
 HOUR = 3600
+OFFSET_BITS = 17  # seconds into a day of dirty hours, plus the 30 s after its last hour: < 2**17
 COUNTER_COUNTS = ("Total_Item_Requests", "Unique_Item_Requests")
 ACCESS_METHODS = ("Machine", "Regular")  # indexed by the class codes of agents.py
 KEY = pa.dictionary(pa.int32(), pa.string())
@@ -111,50 +113,55 @@ def starts(columns: Sequence[pa.Array]) -> pa.Array:
 
 
 def figures(rows: pa.Table, *, hours: pa.Array, classes: Callable[[pa.Array], pa.Array]) -> pa.Table:
-    """COUNTER sums per (key, month, access method) of the requests of `hours`, from `rows`
-    (every eligible request of those hours and the 30 seconds after each, key as a dictionary)."""
+    """COUNTER sums per (key, month, access method) of the requests of `hours` (one UTC day's),
+    from `rows` (every eligible request of those hours and the 30 seconds after each, key as a
+    dictionary).  One sort over two packed columns: (key, agent) and (ip_id, seconds into the
+    day); within one (key, agent), two requests at most 30 s apart in the second column are
+    necessarily of the same ip_id (an ip_id step moves it by far more than a day's seconds)."""
     agents = rows["user_agent_id"].combine_chunks()
     distinct = pc.unique(agents)
     codes = pc.take(classes(distinct), pc.index_in(agents, value_set=distinct))
     users = pc.not_equal(codes, ROBOT)
     keys = rows["key"].combine_chunks().filter(users)
-    table = pa.table(
-        {
-            "key": keys.indices,
-            "ip_id": rows["ip_id"].combine_chunks().filter(users),
-            "agent": agents.filter(users),
-            "second": seconds_of(rows["timestamp"]).filter(users),
-            "class": codes.filter(users),
-        }
-    )
-    if not table.num_rows:
+    if not len(keys):
         return COUNTER_SCHEMA.empty_table()
-    order = [(name, "ascending") for name in ("key", "ip_id", "agent", "second")]
-    table = table.take(pc.sort_indices(table, sort_keys=order))
-    key, ip, agent, second = (table[name].combine_chunks() for name in ("key", "ip_id", "agent", "second"))
-    hour = pc.divide(second, HOUR)
-    user_item = [key, ip, agent]
-    # a request is removed when the same user asks for the same item again within 30 seconds
-    next_soon = pc.and_(
-        pc.invert(starts(user_item)[1:]),
-        pc.less_equal(pc.subtract(second[1:], second[:-1]), DOUBLE_CLICK_SECONDS),
+    start = hours[0].as_py() // 24 * 24 * HOUR
+    offset = pc.subtract(seconds_of(rows["timestamp"]).filter(users), start)
+    item = pc.add(pc.shift_left(pc.cast(keys.indices, pa.int64()), 32), pc.cast(agents.filter(users), pa.int64()))
+    user = pc.add(pc.shift_left(rows["ip_id"].combine_chunks().filter(users), OFFSET_BITS), offset)
+    order = pc.sort_indices(
+        pa.table({"item": item, "user": user}), sort_keys=[("item", "ascending"), ("user", "ascending")]
     )
+    item, user, codes = (pc.take(column, order) for column in (item, user, codes.filter(users)))
+    next_soon = pc.and_(
+        pc.equal(item[1:], item[:-1]), pc.less_equal(pc.subtract(user[1:], user[:-1]), DOUBLE_CLICK_SECONDS)
+    )
+    hour = pc.divide(pc.add(pc.bit_wise_and(user, (1 << OFFSET_BITS) - 1), start), HOUR)
     kept = pc.and_(pc.invert(pa.concat_arrays([next_soon, pa.array([False])])), pc.is_in(hour, value_set=hours))
-    table = table.append_column("hour", hour).filter(kept)
-    first_of_session = starts([table[name].combine_chunks() for name in ("key", "ip_id", "agent", "hour")])
-    months = pc.floor_temporal(pc.cast(pc.multiply(table["second"], 1000), pa.timestamp("ms")), unit="month")
+    item, user, codes, hour = (column.filter(kept) for column in (item, user, codes, hour))
+    session = pc.add(pc.shift_left(pc.shift_right(user, OFFSET_BITS), 5), pc.subtract(hour, start // HOUR))
     counted = pa.table(
         {
-            "key": pa.DictionaryArray.from_arrays(table["key"].combine_chunks(), keys.dictionary),
-            "month": pc.cast(months, pa.date32()),
-            "access_method": pa.DictionaryArray.from_arrays(
-                pc.cast(table["class"], pa.int8()).combine_chunks(), pa.array(ACCESS_METHODS)
-            ),
-            "Total_Item_Requests": pa.nulls(table.num_rows, pa.int64()).fill_null(1),
-            "Unique_Item_Requests": pc.cast(first_of_session, pa.int64()),
+            "key": pc.cast(pc.shift_right(item, 32), pa.int32()),
+            "class": codes,
+            "Total_Item_Requests": pa.nulls(len(item), pa.int64()).fill_null(1),
+            "Unique_Item_Requests": pc.cast(starts([item, session]), pa.int64()),
         }
     )
-    return summed_counter(counted)
+    sums = counted.group_by(["key", "class"], use_threads=False).aggregate([(name, "sum") for name in COUNTER_COUNTS])
+    month = datetime.fromtimestamp(start, UTC).date().replace(day=1)
+    return summed_counter(
+        pa.table(
+            {
+                "key": pa.DictionaryArray.from_arrays(sums["key"].combine_chunks(), keys.dictionary),
+                "month": pa.array([month] * sums.num_rows, pa.date32()),
+                "access_method": pa.DictionaryArray.from_arrays(
+                    pc.cast(sums["class"], pa.int8()).combine_chunks(), pa.array(ACCESS_METHODS)
+                ),
+                **{name: sums[f"{name}_sum"] for name in COUNTER_COUNTS},
+            }
+        )
+    )
 
 
 def counter_sums(table: pa.Table, groups: Sequence[str]) -> pa.Table:
@@ -198,24 +205,43 @@ def dirty_hours(spans: pa.Table, new: set[str]) -> list[pa.Array]:
     return [pa.array(day, pa.int64()) for day in days.values()]
 
 
-def rows_of(path: Path, *, hours: pa.Array) -> pa.Table:
-    """The eligible requests of one shard in `hours` and the 30 seconds after each."""
-    start = datetime.fromtimestamp(hours[0].as_py() * HOUR, UTC)
-    end = datetime.fromtimestamp((hours[-1].as_py() + 1) * HOUR + DOUBLE_CLICK_SECONDS + 1, UTC)
-    columns = ["timestamp", "key", "operation", "status", "ip_id", "user_agent_id"]
-    table = eligible(
-        pq.read_table(path, columns=columns, filters=[("timestamp", ">=", start), ("timestamp", "<", end)])
-    )
-    seconds = seconds_of(table["timestamp"])
-    hour = pc.divide(seconds, HOUR)
-    window = pc.or_(
-        pc.is_in(hour, value_set=hours),
-        pc.and_(
-            pc.is_in(pc.subtract(hour, 1), value_set=hours),
-            pc.less_equal(pc.subtract(seconds, pc.multiply(hour, HOUR)), DOUBLE_CLICK_SECONDS),
-        ),
-    )
-    return table.filter(window).select(["timestamp", "key", "ip_id", "user_agent_id"])
+ROW_COLUMNS = ["timestamp", "key", "ip_id", "user_agent_id"]
+
+
+@dataclass
+class EligibleRows:
+    """The eligible requests of shards: from memory for the shards this fold has just read (up to
+    `budget` bytes; a first fold of a small archive reads no shard twice), else from the file."""
+
+    shard_of: Callable[[str], Path]
+    budget: int = 128 << 20
+    held: dict[str, pa.Table] = field(default_factory=dict)
+
+    def hold(self, batch: str, table: pa.Table) -> None:
+        rows = eligible(table).select(ROW_COLUMNS)
+        if rows.nbytes <= self.budget:
+            self.held[batch] = rows
+            self.budget -= rows.nbytes
+
+    def of(self, batch: str, *, hours: pa.Array) -> pa.Table:
+        """The eligible requests of one shard in `hours` and the 30 seconds after each."""
+        table = self.held.get(batch)
+        if table is None:
+            start = datetime.fromtimestamp(hours[0].as_py() * HOUR, UTC)
+            end = datetime.fromtimestamp((hours[-1].as_py() + 1) * HOUR + DOUBLE_CLICK_SECONDS + 1, UTC)
+            columns = [*ROW_COLUMNS, "operation", "status"]
+            timespan = [("timestamp", ">=", start), ("timestamp", "<", end)]
+            table = eligible(pq.read_table(self.shard_of(batch), columns=columns, filters=timespan))
+        seconds = seconds_of(table["timestamp"])
+        hour = pc.divide(seconds, HOUR)
+        window = pc.or_(
+            pc.is_in(hour, value_set=hours),
+            pc.and_(
+                pc.is_in(pc.subtract(hour, 1), value_set=hours),
+                pc.less_equal(pc.subtract(seconds, pc.multiply(hour, HOUR)), DOUBLE_CLICK_SECONDS),
+            ),
+        )
+        return table.filter(window).select(ROW_COLUMNS)
 
 
 def folded_counter(
@@ -224,7 +250,7 @@ def folded_counter(
     spans: pa.Table,
     new: Iterable[str],
     rules: CounterRules,
-    shard_of: Callable[[str], Path],
+    rows: EligibleRows,
     db: sqlite3.Connection,
 ) -> pa.Table:
     """The COUNTER sums with the batches `new` folded in (every batch of `spans`, when the sums
@@ -247,8 +273,8 @@ def folded_counter(
         batches = sorted(
             set(spans.filter(pc.is_in(spans["hour"], value_set=pa.array(reading)))["batch_id"].to_pylist())
         )
-        every = [rows_of(shard_of(batch), hours=hours) for batch in batches]
-        old = [rows for batch, rows in zip(batches, every, strict=True) if batch not in fresh]
+        every = [rows.of(batch, hours=hours) for batch in batches]
+        old = [table for batch, table in zip(batches, every, strict=True) if batch not in fresh]
         parts.append(figures(concatenated(every), hours=hours, classes=classes))
         if old:
             parts.append(negated(figures(concatenated(old), hours=hours, classes=classes)))

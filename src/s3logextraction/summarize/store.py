@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from ..agents import CounterRules
 from ..cache import Cache, fsync_directory, make_private_folder, meta_value, replaced, transaction
 from ..progress import progress_bar
-from .counter import COUNTER_SCHEMA, SPANS_SCHEMA, folded_counter, hours_of
+from .counter import COUNTER_SCHEMA, SPANS_SCHEMA, EligibleRows, folded_counter, hours_of
 
 SUMS = [("bytes_sent", "sum"), ("number_of_requests", "sum"), ("number_of_downloads", "sum")]
 COUNTS = ("bytes_sent", "number_of_requests", "number_of_downloads")
@@ -93,11 +93,10 @@ def summed(table: pa.Table, keys: list[str]) -> pa.Table:
     return result.select([*keys, *COUNTS]).combine_chunks()  # one chunk: one dictionary per column
 
 
-def shard_requests(shard: Path) -> tuple[pa.Table, pa.Array]:
-    """The counted requests of one shard (key, date, ip_id and the three counts per request), and
-    the hours of its COUNTER-eligible requests."""
-    table = pq.read_table(shard, columns=["timestamp", "key", "operation", "status", "bytes_sent", "ip_id"])
-    return counted_requests(table), hours_of(table)
+def read_shard(shard: Path) -> pa.Table:
+    """The columns the summaries need (the counted requests and the COUNTER metrics)."""
+    columns = ["timestamp", "key", "operation", "status", "bytes_sent", "ip_id", "user_agent_id"]
+    return pq.read_table(shard, columns=columns)
 
 
 def counted_requests(table: pa.Table) -> pa.Table:
@@ -204,18 +203,19 @@ def update_store(
         return store
     parts = {"day": [store.day], "requester": [store.requester]}
     spans = [store.spans]
+    held = EligibleRows(partial(shard_of, cache))
     with progress_bar(total=len(todo), unit="shard", description="aggregate", enabled=show_progress) as bar:
         for batch in todo:
-            requests, hours = shard_requests(shard_of(cache, batch))
+            table = read_shard(shard_of(cache, batch))
+            requests, hours = counted_requests(table), hours_of(table)
+            held.hold(batch, table)
             for grain, keys in GRAINS.items():
                 parts[grain].append(summed(requests, keys).cast(SCHEMAS[grain]))
             spans.append(pa.table({"batch_id": pa.array([batch] * len(hours), pa.string()), "hour": hours}))
             bar.update(1)
     day, requester = (summed(pa.concat_tables(parts[grain]), GRAINS[grain]).cast(SCHEMAS[grain]) for grain in GRAINS)
     every_span = pa.concat_tables([part.cast(SPANS_SCHEMA) for part in spans])
-    counted = folded_counter(
-        previous=store.counter, spans=every_span, new=todo, rules=rules, shard_of=partial(shard_of, cache), db=db
-    )
+    counted = folded_counter(previous=store.counter, spans=every_span, new=todo, rules=rules, rows=held, db=db)
     new = Store.of(day=day, requester=requester, counter=counted, spans=every_span, folded=len(todo))
     fresh = secrets.token_hex(8)
     for grain in SCHEMAS:
