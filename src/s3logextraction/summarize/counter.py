@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,9 +74,9 @@ def seconds_of(timestamps: pa.ChunkedArray) -> pa.Array:
     return pc.cast(pc.cast(timestamps, pa.timestamp("s", tz="UTC")), pa.int64()).combine_chunks()
 
 
-def hours_of(table: pa.Table) -> pa.Array:
-    """The distinct UTC hours (hours since the epoch) of a shard's eligible requests."""
-    return pc.unique(pc.divide(seconds_of(eligible(table)["timestamp"]), HOUR))
+def hours_of(rows: pa.Table) -> pa.Array:
+    """The distinct UTC hours (hours since the epoch) of eligible requests."""
+    return pc.unique(pc.divide(seconds_of(rows["timestamp"]), HOUR))
 
 
 def empty_counter(token: str) -> pa.Table:
@@ -112,15 +113,15 @@ def starts(columns: Sequence[pa.Array]) -> pa.Array:
     return pa.concat_arrays([pa.array([True]), changed])
 
 
-def figures(rows: pa.Table, *, hours: pa.Array, classes: Callable[[pa.Array], pa.Array]) -> pa.Table:
+def figures(rows: pa.Table, *, hours: pa.Array) -> pa.Table:
     """COUNTER sums per (key, month, access method) of the requests of `hours` (one UTC day's),
     from `rows` (every eligible request of those hours and the 30 seconds after each, key as a
-    dictionary).  One sort over two packed columns: (key, agent) and (ip_id, seconds into the
-    day); within one (key, agent), two requests at most 30 s apart in the second column are
-    necessarily of the same ip_id (an ip_id step moves it by far more than a day's seconds)."""
+    dictionary, each agent's class in `class`).  One sort over two packed columns: (key, agent)
+    and (ip_id, seconds into the day); within one (key, agent), two requests at most 30 s apart
+    in the second column are necessarily of the same ip_id (an ip_id step moves it by far more
+    than a day's seconds).  Pure pyarrow: runs in a worker thread."""
     agents = rows["user_agent_id"].combine_chunks()
-    distinct = pc.unique(agents)
-    codes = pc.take(classes(distinct), pc.index_in(agents, value_set=distinct))
+    codes = rows["class"].combine_chunks()
     users = pc.not_equal(codes, ROBOT)
     keys = rows["key"].combine_chunks().filter(users)
     if not len(keys):
@@ -217,8 +218,9 @@ class EligibleRows:
     budget: int = 128 << 20
     held: dict[str, pa.Table] = field(default_factory=dict)
 
-    def hold(self, batch: str, table: pa.Table) -> None:
-        rows = eligible(table).select(ROW_COLUMNS)
+    def hold(self, batch: str, rows: pa.Table) -> None:
+        """Keeps a shard's eligible requests (as `eligible` gives them) while the budget allows."""
+        rows = rows.select(ROW_COLUMNS)
         if rows.nbytes <= self.budget:
             self.held[batch] = rows
             self.budget -= rows.nbytes
@@ -261,26 +263,39 @@ def folded_counter(
         previous, fresh = empty_counter(token), set(spans["batch_id"].to_pylist())
     known: dict[int, int] = {}
 
-    def classes(agent_ids: pa.Array) -> pa.Array:
-        ids = agent_ids.to_pylist()
+    def classified(table: pa.Table) -> pa.Table:
+        """`table` with each request's agent class (each agent classified once per fold)."""
+        agents = table["user_agent_id"].combine_chunks()
+        distinct = pc.unique(agents)
+        ids = distinct.to_pylist()
         unknown = [agent for agent in ids if agent not in known]
         known.update(zip(unknown, agent_classes(db, unknown, rules), strict=True))
-        return pa.array([known[agent] for agent in ids], pa.int8())
+        codes = pa.array([known[agent] for agent in ids], pa.int8())
+        return table.append_column("class", pc.take(codes, pc.index_in(agents, value_set=distinct)))
 
     parts = [previous.replace_schema_metadata(None)]
-    for hours in dirty_hours(spans, fresh):
-        reading = pa.array(sorted({hour + shift for hour in hours.to_pylist() for shift in (0, 1)}), pa.int64())
-        batches = sorted(
-            set(spans.filter(pc.is_in(spans["hour"], value_set=pa.array(reading)))["batch_id"].to_pylist())
-        )
-        every = [rows.of(batch, hours=hours) for batch in batches]
-        old = [table for batch, table in zip(batches, every, strict=True) if batch not in fresh]
-        parts.append(figures(concatenated(every), hours=hours, classes=classes))
-        if old:
-            parts.append(negated(figures(concatenated(old), hours=hours, classes=classes)))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for hours in dirty_hours(spans, fresh):
+            reading = pa.array(sorted({hour + shift for hour in hours.to_pylist() for shift in (0, 1)}), pa.int64())
+            batches = sorted(
+                set(spans.filter(pc.is_in(spans["hour"], value_set=pa.array(reading)))["batch_id"].to_pylist())
+            )
+            every = [rows.of(batch, hours=hours) for batch in batches]
+            old = [table for batch, table in zip(batches, every, strict=True) if batch not in fresh]
+            parts += halves(pool, classified(concatenated(every)), hours=hours)
+            if old:
+                parts += [negated(part) for part in halves(pool, classified(concatenated(old)), hours=hours)]
     return summed_counter(pa.concat_tables([part.cast(COUNTER_SCHEMA) for part in parts])).replace_schema_metadata(
         {"token": token}
     )
+
+
+def halves(pool: ThreadPoolExecutor, rows: pa.Table, *, hours: pa.Array) -> list[pa.Table]:
+    """`figures` of the rows of even and of odd key codes in two threads (a key's requests are all
+    in one half, and the sort that dominates releases the GIL)."""
+    odd = pc.equal(pc.bit_wise_and(rows["key"].combine_chunks().indices, 1), 1)
+    jobs = [pool.submit(figures, rows.filter(side), hours=hours) for side in (pc.invert(odd), odd)]
+    return [job.result() for job in jobs]
 
 
 def concatenated(tables: Sequence[pa.Table]) -> pa.Table:

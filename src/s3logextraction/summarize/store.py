@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from ..agents import CounterRules
 from ..cache import Cache, fsync_directory, make_private_folder, meta_value, replaced, transaction
 from ..progress import progress_bar
-from .counter import COUNTER_SCHEMA, SPANS_SCHEMA, EligibleRows, folded_counter, hours_of
+from .counter import COUNTER_SCHEMA, SPANS_SCHEMA, EligibleRows, eligible, folded_counter, hours_of
 
 SUMS = [("bytes_sent", "sum"), ("number_of_requests", "sum"), ("number_of_downloads", "sum")]
 COUNTS = ("bytes_sent", "number_of_requests", "number_of_downloads")
@@ -207,8 +207,9 @@ def update_store(
     with progress_bar(total=len(todo), unit="shard", description="aggregate", enabled=show_progress) as bar:
         for batch in todo:
             table = read_shard(shard_of(cache, batch))
-            requests, hours = counted_requests(table), hours_of(table)
-            held.hold(batch, table)
+            requests, counter_rows = counted_requests(table), eligible(table)
+            hours = hours_of(counter_rows)
+            held.hold(batch, counter_rows)
             for grain, keys in GRAINS.items():
                 parts[grain].append(summed(requests, keys).cast(SCHEMAS[grain]))
             spans.append(pa.table({"batch_id": pa.array([batch] * len(hours), pa.string()), "hour": hours}))
