@@ -207,30 +207,61 @@ def dirty_hours(spans: pa.Table, new: set[str]) -> list[pa.Array]:
 
 
 ROW_COLUMNS = ["timestamp", "key", "ip_id", "user_agent_id"]
+ROWS_SCHEMA = pa.schema(
+    [("timestamp", pa.timestamp("ms", tz="UTC")), ("key", KEY), ("ip_id", pa.int64()), ("user_agent_id", pa.int32())]
+)
+
+
+def compacted(table: pa.Table) -> pa.Table:
+    """`table` with its key dictionary cut down to the keys its rows use: a shard's dictionary
+    holds every key of the shard, and unifying whole dictionaries for each day would cost more
+    than the day's requests."""
+    keys = table["key"].combine_chunks()
+    used = pc.unique(keys.indices)
+    codes = pc.cast(pc.index_in(keys.indices, value_set=used), pa.int32())
+    key = pa.DictionaryArray.from_arrays(codes, keys.dictionary.take(used))
+    return table.set_column(table.schema.get_field_index("key"), "key", key)
+
+
+def by_day(rows: pa.Table) -> dict[int, pa.Table]:
+    """Requests per UTC day (days since the epoch), each with a compact key dictionary."""
+    day = pc.divide(seconds_of(rows["timestamp"]), 24 * HOUR)
+    order = pc.sort_indices(day)
+    rows, day = rows.take(order), day.take(order)
+    parts, start = {}, 0
+    for entry in pc.value_counts(day).to_pylist():  # sorted rows: the values come in ascending order
+        parts[entry["values"]] = compacted(rows.slice(start, entry["counts"]))
+        start += entry["counts"]
+    return parts
 
 
 @dataclass
 class EligibleRows:
-    """The eligible requests of shards: from memory for the shards this fold has just read (up to
-    `budget` bytes; a first fold of a small archive reads no shard twice), else from the file."""
+    """The eligible requests of shards: from memory, split by day, for the shards this fold has
+    just read (up to `budget` bytes: a first fold of a small archive reads no shard twice), else
+    from the file."""
 
     shard_of: Callable[[str], Path]
     budget: int = 128 << 20
-    held: dict[str, pa.Table] = field(default_factory=dict)
+    held: dict[str, dict[int, pa.Table]] = field(default_factory=dict)
 
     def hold(self, batch: str, rows: pa.Table) -> None:
         """Keeps a shard's eligible requests (as `eligible` gives them) while the budget allows."""
         rows = rows.select(ROW_COLUMNS)
         if rows.nbytes <= self.budget:
-            self.held[batch] = rows
+            self.held[batch] = by_day(rows)
             self.budget -= rows.nbytes
 
     def of(self, batch: str, *, hours: pa.Array) -> pa.Table:
-        """The eligible requests of one shard in `hours` and the 30 seconds after each."""
-        table = self.held.get(batch)
-        if table is None:
-            start = datetime.fromtimestamp(hours[0].as_py() * HOUR, UTC)
-            end = datetime.fromtimestamp((hours[-1].as_py() + 1) * HOUR + DOUBLE_CLICK_SECONDS + 1, UTC)
+        """The eligible requests of one shard in `hours` (of one day) and the 30 seconds after each."""
+        first, last = hours[0].as_py(), hours[-1].as_py()
+        days = self.held.get(batch)
+        if days is not None:
+            pieces = [days[day] for day in sorted({first // 24, (last + 1) // 24}) if day in days]
+            table = pa.concat_tables(pieces) if pieces else ROWS_SCHEMA.empty_table()
+        else:
+            start = datetime.fromtimestamp(first * HOUR, UTC)
+            end = datetime.fromtimestamp((last + 1) * HOUR + DOUBLE_CLICK_SECONDS + 1, UTC)
             columns = [*ROW_COLUMNS, "operation", "status"]
             timespan = [("timestamp", ">=", start), ("timestamp", "<", end)]
             table = eligible(pq.read_table(self.shard_of(batch), columns=columns, filters=timespan))
@@ -243,7 +274,7 @@ class EligibleRows:
                 pc.less_equal(pc.subtract(seconds, pc.multiply(hour, HOUR)), DOUBLE_CLICK_SECONDS),
             ),
         )
-        return table.filter(window).select(ROW_COLUMNS)
+        return compacted(table.filter(window).select(ROW_COLUMNS))
 
 
 def folded_counter(
