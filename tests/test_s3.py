@@ -38,6 +38,7 @@ from .test_extract import (
     shard_rows,
     wait_for_first_commit,
 )
+from .test_validate import EXPECTED, LINES, OBJECT
 
 boto3 = pytest.importorskip("boto3", reason="the [s3] extra is not installed")
 moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
@@ -383,3 +384,19 @@ def test_settle_from_counts_whole_utc_days() -> None:
     assert settle_from(now_ns=ns(just_after_midnight), settle_seconds=600, settle_days=1) == ns(
         datetime(2024, 5, 2, 23, 55, tzinfo=UTC)
     )
+
+
+def test_validate_logs_reads_a_bucket_as_it_reads_a_folder(server: Any, tmp_path: Path) -> None:
+    name = f"logs-{uuid.uuid4().hex[:12]}"
+    client = s3_client(endpoint(server))
+    client.create_bucket(Bucket=name)
+    client.put_object(Bucket=name, Key=f"logs/{OBJECT}", Body=("\n".join(LINES) + "\n").encode())
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / OBJECT).write_text("\n".join(LINES) + "\n")
+    remote, local = tmp_path / "remote.tsv", tmp_path / "local.tsv"
+    done = cli("validate", "logs", f"s3://{name}/logs", "--endpoint-url", endpoint(server), "--findings", str(remote))
+    assert done.returncode == 1, done.stderr
+    assert cli("validate", "logs", str(folder), "--findings", str(local)).returncode == 1
+    assert remote.read_text() == local.read_text()
+    assert [row.split("\t")[2] for row in remote.read_text().splitlines()[1:]] == [row[2] for row in EXPECTED]
