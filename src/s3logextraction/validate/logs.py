@@ -36,7 +36,7 @@ AWS_NAME = re.compile(r"(\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)-[0-9A-Za-z]+")
 SLACK = timedelta(minutes=5)
 FINDINGS_HEADER = ("file", "line", "check", "detail")
 EXAMPLES = 3
-BATCH_BYTES = 64 << 20
+BATCH_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
