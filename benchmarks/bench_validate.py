@@ -30,7 +30,8 @@ from s3logextraction.gawk import gawk_command, gawk_environment
 
 SCRIPT = str(Path(sys.executable).with_name("s3logextraction"))
 # Publishes as `run` does and prints total seconds and the seconds spent in the COUNTER steps
-# (the fold and the attributed sums), timed by wrapping those functions.
+# (picking the eligible rows and their hours, holding them, the fold and the attributed sums),
+# timed by wrapping those functions.
 PUBLISH = """
 import importlib, sys, time
 from pathlib import Path
@@ -45,7 +46,9 @@ def timing(function):
         finally:
             spent[0] += time.perf_counter() - started
     return timed
-store.folded_counter = timing(store.folded_counter)
+for name in ("folded_counter", "eligible_statuses", "hours_of"):
+    setattr(store, name, timing(getattr(store, name)))
+store.EligibleRows.hold = timing(store.EligibleRows.hold)
 aggregate.by_month = timing(aggregate.by_month)
 started = time.perf_counter()
 publish(cache=Path(sys.argv[1]), outputs=everything(), rebuild=sys.argv[2] == "rebuild")

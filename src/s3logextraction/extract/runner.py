@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -214,7 +214,18 @@ def run_gawk(
         return rows, meta.read(), dict(feed.failed)
 
 
-def run_batch(
+@dataclass
+class GawkRun:
+    """One gawk run over the objects of a batch that could be read in full (`objects`), and
+    those that could not, with the reason."""
+
+    objects: list[LogObject]
+    output: bytes
+    meta: bytes
+    failed: list[tuple[LogObject, str]]
+
+
+def run_readable(
     *,
     batch_id: str,
     objects: Sequence[LogObject],
@@ -222,7 +233,12 @@ def run_batch(
     staging: Path,
     parser: ParserOptions,
     children: ChildProcesses,
-) -> BatchResult:
+    awk_mode: str = "extract",
+    assign: Callable[[LogObject], dict[str, str]] | None = None,
+) -> GawkRun:
+    """gawk in `awk_mode` over `objects` (`assign` gives each one's variables): objects that
+    cannot be opened, or that break while streamed, are left out with their reason, and the run
+    is repeated without them."""
     failed: list[tuple[LogObject, str]] = []
     readable: list[LogObject] = []
     paths: dict[str, str | None] = {}
@@ -233,10 +249,10 @@ def run_batch(
             failed.append((log_object, failure_reason(error)))
             continue
         readable.append(log_object)
-    rows, meta = b"", b""
+    output, meta = b"", b""
     while readable:
         try:
-            rows, meta, broken = run_gawk(
+            output, meta, broken = run_gawk(
                 source=source,
                 objects=readable,
                 paths=paths,
@@ -244,6 +260,8 @@ def run_batch(
                 batch_id=batch_id,
                 parser=parser,
                 children=children,
+                awk_mode=awk_mode,
+                assignments=None if assign is None else [assign(log_object) for log_object in readable],
             )
         except OSError as error:
             raise disk_error(error, what=staging) from None
@@ -251,14 +269,29 @@ def run_batch(
             break
         failed += [(log_object, broken[log_object.name]) for log_object in readable if log_object.name in broken]
         readable = [log_object for log_object in readable if log_object.name not in broken]
-        rows, meta = b"", b""
-    lines, rejects, skipped = read_meta(meta, readable)
+        output, meta = b"", b""
+    return GawkRun(objects=readable, output=output, meta=meta, failed=failed)
+
+
+def run_batch(
+    *,
+    batch_id: str,
+    objects: Sequence[LogObject],
+    source: LogSource,
+    staging: Path,
+    parser: ParserOptions,
+    children: ChildProcesses,
+) -> BatchResult:
+    done = run_readable(
+        batch_id=batch_id, objects=objects, source=source, staging=staging, parser=parser, children=children
+    )
+    lines, rejects, skipped = read_meta(done.meta, done.objects)
     return BatchResult(
         batch_id=batch_id,
-        objects=readable,
-        rows=without_excluded(read_rows(rows), skipped, excluded=parser.excluded),
+        objects=done.objects,
+        rows=without_excluded(read_rows(done.output), skipped, excluded=parser.excluded),
         lines_per_object=lines,
         rejects=rejects,
         skipped=skipped,
-        failed=failed,
+        failed=done.failed,
     )

@@ -59,14 +59,20 @@ COUNTER_SCHEMA = pa.schema(
 SPANS_SCHEMA = pa.schema([("batch_id", pa.string()), ("hour", pa.int64())])
 
 
+def gets(table: pa.Table) -> pa.Table:
+    """A shard's REST.GET.OBJECT rows: the only operation either metric set counts."""
+    return table.filter(pc.equal(table["operation"].cast(pa.string()), ELIGIBLE_OPERATION))
+
+
+def eligible_statuses(table: pa.Table) -> pa.Table:
+    """The GET rows (`gets`) with a status COUNTER counts."""
+    status = table["status"]
+    return table.filter(pc.is_in(status, value_set=pa.array(ELIGIBLE_STATUSES, status.type)))
+
+
 def eligible(table: pa.Table) -> pa.Table:
     """The rows COUNTER may count, robots not yet removed."""
-    status = table["status"]
-    keep = pc.and_(
-        pc.equal(table["operation"].cast(pa.string()), ELIGIBLE_OPERATION),
-        pc.is_in(status, value_set=pa.array(ELIGIBLE_STATUSES, status.type)),
-    )
-    return table.filter(keep)
+    return eligible_statuses(gets(table))
 
 
 def seconds_of(timestamps: pa.ChunkedArray) -> pa.Array:
@@ -150,19 +156,17 @@ def figures(rows: pa.Table, *, hours: pa.Array) -> pa.Table:
         }
     )
     sums = counted.group_by(["key", "class"], use_threads=False).aggregate([(name, "sum") for name in COUNTER_COUNTS])
-    month = datetime.fromtimestamp(start, UTC).date().replace(day=1)
-    return summed_counter(
-        pa.table(
-            {
-                "key": pa.DictionaryArray.from_arrays(sums["key"].combine_chunks(), keys.dictionary),
-                "month": pa.array([month] * sums.num_rows, pa.date32()),
-                "access_method": pa.DictionaryArray.from_arrays(
-                    pc.cast(sums["class"], pa.int8()).combine_chunks(), pa.array(ACCESS_METHODS)
-                ),
-                **{name: sums[f"{name}_sum"] for name in COUNTER_COUNTS},
-            }
-        )
-    )
+    month = datetime.fromtimestamp(start, UTC).date().replace(day=1)  # one day: one month
+    return pa.table(
+        {
+            "key": pa.DictionaryArray.from_arrays(sums["key"].combine_chunks(), keys.dictionary),
+            "month": pa.array([month] * sums.num_rows, pa.date32()),
+            "access_method": pa.DictionaryArray.from_arrays(
+                pc.cast(sums["class"], pa.int8()).combine_chunks(), pa.array(ACCESS_METHODS)
+            ),
+            **{name: sums[f"{name}_sum"] for name in COUNTER_COUNTS},
+        }
+    ).cast(COUNTER_SCHEMA)
 
 
 def counter_sums(table: pa.Table, groups: Sequence[str]) -> pa.Table:

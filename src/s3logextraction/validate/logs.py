@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import storage_errors
-from ..extract.runner import ChildProcesses, ParserOptions, read_meta, run_gawk
+from ..extract.runner import ChildProcesses, ParserOptions, read_meta, run_readable
 from ..operations import DEFAULT_OPERATIONS, check_operations
 from ..progress import progress_bar
 from ..sources import LogObject, LogSource
-from ..sources.fifo import UNREADABLE, failure_reason
 from ..text import escape_text
 
 AWS_NAME = re.compile(r"(\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)-[0-9A-Za-z]+")
@@ -147,34 +146,19 @@ def validate_batch(
     window_hours: float,
 ) -> tuple[list[Finding], int]:
     """The findings of one gawk run over `objects`, and their line count."""
-    findings: list[Finding] = []
-    readable: list[LogObject] = []
-    paths: dict[str, str | None] = {}
-    for item in objects:
-        try:
-            paths[item.name] = source.local_path(item)
-        except UNREADABLE as error:
-            findings.append(Finding(item.name, 0, "unreadable_object", failure_reason(error)))
-            continue
-        readable.append(item)
-    while readable:
-        output, meta, broken = run_gawk(
-            source=source,
-            objects=readable,
-            paths=paths,
-            staging=scratch,
-            batch_id=f"validate-{number}",
-            parser=parser,
-            children=children,
-            awk_mode="validate",
-            assignments=[delivery_window(item.name, hours=window_hours) for item in readable],
-        )
-        if not broken:
-            lines, _, _ = read_meta(meta, readable)
-            return findings + parsed_findings(output, readable), sum(lines.values())
-        findings += [Finding(name, 0, "unreadable_object", reason) for name, reason in broken.items()]
-        readable = [item for item in readable if item.name not in broken]
-    return findings, 0
+    done = run_readable(
+        batch_id=f"validate-{number}",
+        objects=objects,
+        source=source,
+        staging=scratch,
+        parser=parser,
+        children=children,
+        awk_mode="validate",
+        assign=lambda item: delivery_window(item.name, hours=window_hours),
+    )
+    lines, _, _ = read_meta(done.meta, done.objects)
+    unreadable = [Finding(item.name, 0, "unreadable_object", reason) for item, reason in done.failed]
+    return unreadable + parsed_findings(done.output, done.objects), sum(lines.values())
 
 
 def parsed_findings(output: bytes, objects: Sequence[LogObject]) -> list[Finding]:
