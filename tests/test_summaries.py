@@ -19,7 +19,7 @@ from s3logextraction.ips.admin import show_ip
 from s3logextraction.pipeline import run
 from s3logextraction.summarize import update_summaries, update_totals
 from s3logextraction.summarize.privacy import Privacy
-from s3logextraction.summarize.publish import region_figures
+from s3logextraction.summarize.publish import region_figures, sorting_order
 
 from .conftest import age, cli
 from .test_parser import GOOD
@@ -269,3 +269,19 @@ def test_protect_array_is_protect_on_every_count(threshold: int, rounding: int) 
     rules = Privacy(threshold=threshold, rounding=rounding)
     counts = list(range(0, 400))
     assert rules.protect_array(pa.array(counts, pa.int64())).to_pylist() == [str(rules.protect(n)) for n in counts]
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        [[3, 1, 2, 1, 3], [0, 5, 1, 4, 2]],  # distinct keys: one packed int64 per row
+        [[row * 7 % 3 for row in range(1000)], [0] * 1000],  # equal keys (numpy's quicksort alone would mix them)
+        [[2**40, 0, 2**40, 5, 1], [2**40, 1, 0, 2**40, 3]],  # ranges too wide to pack: a multi-key sort
+        [[1, None, 0, 1, None], [0, 1, 2, 1, 0]],  # nulls (last): a multi-key sort
+    ],
+)
+def test_sorting_order_is_a_stable_sort_by_the_codes_in_turn(columns: list[list[int | None]]) -> None:
+    rows = list(zip(*columns, strict=True))
+    expected = sorted(range(len(rows)), key=lambda at: [(value is None, value or 0) for value in rows[at]])
+    codes = [pa.array(column, pa.int64()) for column in columns]
+    assert sorting_order(codes).to_pylist() == expected

@@ -228,7 +228,7 @@ def sync_filesystem(path: Path) -> None:
         os.close(descriptor)
 
 
-def create_private(path: Path) -> int:
+def create_private(path: str | os.PathLike[str]) -> int:
     """A new file opened for writing, 0600 whatever the umask (O_EXCL: never an old file)."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     os.fchmod(descriptor, FILE_MODE)
@@ -288,9 +288,9 @@ def release_readers(fifos: list[Path]) -> None:
         time.sleep(0.005)
 
 
-def make_private_folder(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
-    path.chmod(FOLDER_MODE)
+def make_private_folder(path: str | os.PathLike[str]) -> None:
+    os.makedirs(path, mode=FOLDER_MODE, exist_ok=True)
+    os.chmod(path, FOLDER_MODE)
 
 
 @dataclass(frozen=True)

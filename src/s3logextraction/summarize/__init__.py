@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -110,7 +111,7 @@ def published_state(opened: Cache) -> dict[str, Any]:
 
 
 def file_count(root: Path) -> int:
-    return sum(1 for path in root.rglob("*") if path.is_file()) if root.is_dir() else 0
+    return sum(len(names) for _, _, names in os.walk(root))
 
 
 def publish(

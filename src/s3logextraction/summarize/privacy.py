@@ -32,8 +32,14 @@ class Privacy:
         return rounded
 
     def protect_array(self, counts: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-        """`protect` over a column of counts, as text (one pass of pyarrow kernels)."""
-        rounded = pc.multiply(pc.divide(pc.add(counts, self.rounding // 2), self.rounding), self.rounding)
+        """`protect` over a column of counts, as text: each distinct count (most are small and
+        repeat) goes once through the kernels, then every row takes its text."""
+        encoded = pc.dictionary_encode(counts)
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        distinct = encoded.dictionary
+        rounded = pc.multiply(pc.divide(pc.add(distinct, self.rounding // 2), self.rounding), self.rounding)
         floor = -(-self.threshold // self.rounding) * self.rounding
         rounded = pc.if_else(pc.less(rounded, self.threshold), floor, rounded)
-        return pc.if_else(pc.less(counts, self.threshold), f"<{self.threshold}", pc.cast(rounded, pa.string()))
+        texts = pc.if_else(pc.less(distinct, self.threshold), f"<{self.threshold}", pc.cast(rounded, pa.string()))
+        return pc.take(texts, encoded.indices)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import shutil
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,17 +56,26 @@ def cell(value: Any) -> str:
 
 def text_cells(column: pa.ChunkedArray, *, name: str, privacy: Privacy) -> pa.ChunkedArray | pa.Array:
     """One column as published text: counts through the privacy threshold, other values as
-    text, text values escaped when they hold a control character or a tab (rare: only then does
-    the column go through Python)."""
+    text.  Dates and dictionary columns are turned into text once per distinct value (a week or
+    an asset path repeats on many rows)."""
     if name in PROTECTED:
         return privacy.protect_array(column)
+    if pa.types.is_date(column.type):
+        column = pc.dictionary_encode(column)
     if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    if not pa.types.is_string(column.type):
-        return pc.cast(column, pa.string())
-    if pc.any(pc.match_substring_regex(column, CONTROL_TEXT.pattern)).as_py():
-        return pa.array([cell(value) for value in column.to_pylist()], pa.string())
-    return column
+        combined = column.combine_chunks()
+        return pc.take(as_text(combined.dictionary), combined.indices)
+    return as_text(column)
+
+
+def as_text(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Values as text; text values escaped when they hold a control character or a tab (rare:
+    only then do they go through Python)."""
+    if not pa.types.is_string(values.type):
+        return pc.cast(values, pa.string())  # numbers and dates hold no control character
+    if pc.any(pc.match_substring_regex(values, CONTROL_TEXT.pattern)).as_py():
+        return pa.array([cell(value) for value in values.to_pylist()], pa.string())
+    return values
 
 
 def text_body(table: pa.Table, *, columns: Sequence[str], privacy: Privacy) -> pa.LargeStringArray:
@@ -96,24 +106,52 @@ def tsv(header: Sequence[str], body: str) -> str:
     return "\t".join(header) + "\n" + body
 
 
-def sort_code(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
-    """A column as sortable values: a dictionary column as the rank of each row's value (its
-    codes themselves when its dictionary is sorted, as the attribution builds it)."""
-    if not pa.types.is_dictionary(column.type):
-        return column
+def sort_code(column: pa.ChunkedArray) -> pa.Array:
+    """A column as sortable integers: a dictionary column as the rank of each row's value (its
+    codes themselves when its dictionary is sorted, as the attribution builds it), a date or an
+    integer as itself, anything else (months, access methods: short columns) as its dense rank."""
     combined = column.combine_chunks()
-    values = combined.dictionary
-    if column.type.ordered and (len(values) < 2 or pc.all(pc.less(values[:-1], values[1:])).as_py()):
-        return combined.indices
-    return pc.take(pc.rank(values, tiebreaker="dense"), combined.indices)
+    if pa.types.is_dictionary(column.type):
+        values = combined.dictionary
+        if column.type.ordered and (len(values) < 2 or pc.all(pc.less(values[:-1], values[1:])).as_py()):
+            return combined.indices
+        return pc.take(pc.rank(values, tiebreaker="dense"), combined.indices)
+    if pa.types.is_date32(column.type) or pa.types.is_integer(column.type):
+        return combined.cast(pa.int32()) if pa.types.is_date32(column.type) else combined
+    return pc.rank(combined, tiebreaker="dense")
 
 
 def ordered(table: pa.Table, names: Sequence[str]) -> pa.Table:
-    """`table` sorted by `names` in value order, dictionary columns included (sorting their
-    integer ranks costs a fraction of sorting the strings)."""
+    """`table` sorted by `names` in value order, dictionary columns by their integer ranks."""
     table = table.unify_dictionaries()
-    codes = pa.table({str(index): sort_code(table[name]) for index, name in enumerate(names)})
-    return table.take(pc.sort_indices(codes, sort_keys=[(str(index), "ascending") for index in range(len(names))]))
+    return table.take(sorting_order([sort_code(table[name]) for name in names]))
+
+
+def sorting_order(codes: Sequence[pa.Array]) -> pa.Array:
+    """The row order that sorts integer `codes` (the first most significant).  When their ranges
+    fit, each row's codes are packed into one int64 and numpy's quicksort orders them (several
+    times faster than a multi-key sort; the grouped tables sorted here have distinct keys, and
+    equal keys, should they occur, get a stable sort, so the order is always the same)."""
+    import numpy as np
+
+    rows = len(codes[0]) if codes else 0
+    span, packed = 1, np.zeros(rows, dtype=np.int64)
+    for code in codes:
+        if not rows or code.null_count:
+            break
+        values = code.to_numpy(zero_copy_only=False).astype(np.int64)
+        low, high = int(values.min()), int(values.max())
+        span *= high - low + 1
+        if span >= 2**62:
+            break
+        packed = packed * (high - low + 1) + (values - low)
+    else:
+        order = np.argsort(packed)
+        if rows > 1 and bool((packed[order[1:]] == packed[order[:-1]]).any()):
+            order = np.argsort(packed, kind="stable")
+        return pa.array(order)
+    table = pa.table({str(index): code for index, code in enumerate(codes)})
+    return pc.sort_indices(table, sort_keys=[(str(index), "ascending") for index in range(len(codes))])
 
 
 def bodies_by_dataset(table: pa.Table, *, columns: Sequence[str], privacy: Privacy) -> dict[str, str]:
@@ -288,13 +326,21 @@ def attribution_file(db: sqlite3.Connection) -> Files:
 
 
 def changed(root: Path, files: Files) -> Files:
+    """The files whose content differs from what `root` holds; a folder `root` does not have is
+    not looked into file by file (a first DANDI publish is thousands of new files)."""
     kept: Files = {}
+    present: dict[str, bool] = {}
     for name, content in files.items():
-        try:
-            if (root / name).read_bytes() == content.encode("utf-8"):
-                continue
-        except (FileNotFoundError, NotADirectoryError):
-            pass
+        folder = posixpath.dirname(name)
+        if folder not in present:
+            present[folder] = os.path.isdir(os.path.join(root, folder))
+        if present[folder]:
+            try:
+                with open(os.path.join(root, name), "rb") as handle:
+                    if handle.read() == content.encode("utf-8"):
+                        continue
+            except (FileNotFoundError, NotADirectoryError):
+                pass
         kept[name] = content
     return kept
 
@@ -304,27 +350,28 @@ def publish_files(*, root: Path, staging: Path, files: Files, live_folders: set[
     folders outside it are removed.  Returns the number of files written.  Every staged file is
     on disk (one syncfs for all of them) before the first rename, and the renames are on disk
     (a second syncfs) before this returns.  A folder new to `root` is moved in whole, one rename
-    for all its files (a first DANDI publish is thousands of files in hundreds of folders)."""
+    for all its files (a first DANDI publish is thousands of files in hundreds of folders).
+    Paths are plain strings here: pathlib's parsing cost more than the writes themselves."""
     todo = changed(root, files)
-    scratch = staging / "summaries"
-    folders = sorted({Path(name).parent for name in todo})
+    scratch = os.path.join(staging, "summaries")
+    folders = sorted({posixpath.dirname(name) for name in todo})
     try:
         for folder in folders:
-            make_private_folder(scratch / folder)
+            make_private_folder(os.path.join(scratch, folder))
         for name, content in todo.items():
-            with os.fdopen(create_private(scratch / name), "wb") as handle:
+            with os.fdopen(create_private(os.path.join(scratch, name)), "wb") as handle:
                 handle.write(content.encode("utf-8"))
         make_private_folder(root)
         if todo:
-            sync_filesystem(scratch)
+            sync_filesystem(Path(scratch))
         new = new_folders(root, folders)
         for folder in new:
-            (root / folder.parent).mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
-            os.rename(scratch / folder, root / folder)
+            os.makedirs(os.path.join(root, posixpath.dirname(folder)), mode=FOLDER_MODE, exist_ok=True)
+            os.rename(os.path.join(scratch, folder), os.path.join(root, folder))
         for name in todo:
-            if not new.intersection(Path(name).parents):
-                (root / name).parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
-                os.replace(scratch / name, root / name)
+            if new.isdisjoint(enclosing(name)):
+                os.makedirs(os.path.join(root, posixpath.dirname(name)), mode=FOLDER_MODE, exist_ok=True)
+                os.replace(os.path.join(scratch, name), os.path.join(root, name))
         if todo:
             sync_filesystem(root)
     finally:
@@ -334,11 +381,18 @@ def publish_files(*, root: Path, staging: Path, files: Files, live_folders: set[
     return len(todo)
 
 
-def new_folders(root: Path, folders: Sequence[Path]) -> set[Path]:
+def enclosing(name: str) -> Iterator[str]:
+    """The folders of a relative posix path, innermost first ("a/b/c.tsv": "a/b", "a")."""
+    while "/" in name:
+        name = name.rpartition("/")[0]
+        yield name
+
+
+def new_folders(root: Path, folders: Sequence[str]) -> set[str]:
     """The top-most of `folders` (sorted, parents first) that `root` does not have yet."""
-    new: set[Path] = set()
+    new: set[str] = set()
     for folder in folders:
-        if folder != Path(".") and not new.intersection(folder.parents) and not (root / folder).exists():
+        if folder and new.isdisjoint(enclosing(folder)) and not os.path.exists(os.path.join(root, folder)):
             new.add(folder)
     return new
 
