@@ -5,12 +5,7 @@ signal handlers, exits the process or changes process-wide state (a stop request
 as a `threading.Event`).
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("s3logextraction")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+__version__ = "0.1.0"  # the one place it is written: pyproject.toml reads it from here
 
 from .extract import ExtractReport, extract, reset_extraction, stop
 from .geolocate import Geolocation, update_ip_coordinates, update_ip_database, update_ip_regions

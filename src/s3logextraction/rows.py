@@ -7,25 +7,27 @@ misread as the end of a row.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-
+from .arrow import pa, pacsv, pc
 from .text import from_parser
 
 PARSER_COLUMNS = ("timestamp", "key", "operation", "status", "bytes_sent", "object_size", "ip", "user_agent")
-PARSER_TYPES = {
-    "timestamp": pa.timestamp("s", tz="UTC"),  # the parser writes ISO 8601 with Z (fast built-in parser)
-    "key": pa.binary(),
-    "operation": pa.string(),
-    "status": pa.string(),
-    "bytes_sent": pa.int64(),
-    "object_size": pa.int64(),
-    "ip": pa.binary(),
-    "user_agent": pa.binary(),
-}
+
+
+@functools.cache
+def parser_types() -> dict[str, pa.DataType]:
+    return {
+        "timestamp": pa.timestamp("s", tz="UTC"),  # the parser writes ISO 8601 with Z (fast built-in parser)
+        "key": pa.binary(),
+        "operation": pa.string(),
+        "status": pa.string(),
+        "bytes_sent": pa.int64(),
+        "object_size": pa.int64(),
+        "ip": pa.binary(),
+        "user_agent": pa.binary(),
+    }
 
 
 def read_rows(data: bytes | Path) -> pa.Table:
@@ -34,7 +36,7 @@ def read_rows(data: bytes | Path) -> pa.Table:
     turned into escaped UTF-8 text once per distinct key."""
     empty = (isinstance(data, bytes) and not data) or (isinstance(data, Path) and data.stat().st_size == 0)
     if empty:
-        table = pa.table({name: pa.array([], type=kind) for name, kind in PARSER_TYPES.items()})
+        table = pa.table({name: pa.array([], type=kind) for name, kind in parser_types().items()})
     else:
         table = pacsv.read_csv(
             pa.BufferReader(data) if isinstance(data, bytes) else data,
@@ -43,7 +45,7 @@ def read_rows(data: bytes | Path) -> pa.Table:
                 delimiter="\t", quote_char=False, escape_char=False, newlines_in_values=False
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types=PARSER_TYPES, check_utf8=False, strings_can_be_null=False
+                column_types=parser_types(), check_utf8=False, strings_can_be_null=False
             ),
         )
     keys = pc.dictionary_encode(table["key"].combine_chunks())

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
+from ..arrow import when_imported
 from ..errors import ExitCode
 from .config_cmd import config_app
 from .errors import ABORTED, exit_code_of, say
@@ -74,10 +75,8 @@ def root(
 
 def main(args: Sequence[str] | None = None) -> None:
     """The console script: exit codes as the README documents them, whatever Typer's version."""
-    import pyarrow
-
     # SIGINT/SIGTERM belong to the drain logic (cli/signals.py), not to pyarrow's cancellation.
-    pyarrow.enable_signal_handlers(False)
+    when_imported(lambda pyarrow: pyarrow.enable_signal_handlers(False))
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # read when Dask loads: its INFO lines are not ours
     given = list(sys.argv[1:] if args is None else args)
     code = int(ExitCode.ABORTED)

@@ -30,9 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
+from ..arrow import pa, pc
 from ..cache import meta_value, touch_summary_inputs, transaction
 from ..errors import InputError, ServiceError
 from .generic import UNDETERMINED

@@ -22,9 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
+from ..arrow import pa, pc
 from ..errors import AbortedError, S3LogExtractionError, disk_error, no_space
 from ..gawk import gawk_command, gawk_environment
 from ..ips.exclude import IPFilter

@@ -16,9 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
+from ..arrow import pa, pc
 from ..cache import Cache, CachePaths, meta_value, reader, transaction
 from ..errors import UsageError, storage_errors
 from .classify import RangeTable, number_of

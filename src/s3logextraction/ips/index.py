@@ -14,34 +14,35 @@ by the next run), never both counted.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
+from ..arrow import pa, pc, pq
 from ..cache import Cache, create_private, fsync_directory, transaction
 from ..errors import storage_errors
 from ..progress import progress_bar
 from ..rows import read_rows
 from .keys import IPKeys, load_keys
 
-SHARD_SCHEMA = pa.schema(
-    [
-        ("timestamp", pa.timestamp("s", tz="UTC")),
-        ("key", pa.dictionary(pa.int32(), pa.string())),
-        ("operation", pa.dictionary(pa.int8(), pa.string())),
-        ("status", pa.int16()),
-        ("bytes_sent", pa.int64()),
-        ("object_size", pa.int64()),
-        ("ip_id", pa.int64()),
-        ("user_agent_id", pa.int32()),
-    ]
-)
+
+@functools.cache
+def shard_schema() -> pa.Schema:
+    return pa.schema(
+        [
+            ("timestamp", pa.timestamp("s", tz="UTC")),
+            ("key", pa.dictionary(pa.int32(), pa.string())),
+            ("operation", pa.dictionary(pa.int8(), pa.string())),
+            ("status", pa.int16()),
+            ("bytes_sent", pa.int64()),
+            ("object_size", pa.int64()),
+            ("ip_id", pa.int64()),
+            ("user_agent_id", pa.int32()),
+        ]
+    )
 
 
 class IdTable:
@@ -152,7 +153,7 @@ class Indexer:
                     pc.take(agent_ids, pc.index_in(rows["user_agent"], value_set=distinct_agents)), pa.int32()
                 ),
             }
-        ).cast(SHARD_SCHEMA)
+        ).cast(shard_schema())
         return IndexedRows(table, new_ips, new_agents, distinct_ips, ip_ids, distinct_agents, agent_ids)
 
     def write_shard(self, indexed: IndexedRows, *, target: Path) -> None:

@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -57,6 +56,8 @@ class EmbeddedProvider:
     batch_size = 5000
 
     def __init__(self) -> None:
+        from importlib.metadata import version  # read when the embedded data is used, not at every start
+
         self.version = version("iptocc")
 
     def source(self) -> str:

@@ -12,10 +12,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from ..agents import CounterRules
+from ..arrow import pa, pc
 from ..cache import Cache, meta_value, summary_inputs, transaction
 from ..datasets import check_level, dataset_folder
 from ..datasets.dandi import DandiSource, attribution_token, dandi_places

@@ -10,16 +10,14 @@ data), already encoded in sorted order, so a night resolves and sorts only the k
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.feather as feather
-
+from ..arrow import feather, pa, pc
 from ..datasets import split_keys
 from .counter import by_month
 from .store import Store, summed, write_table
@@ -108,16 +106,22 @@ class Attribution:
         return table.drop_columns(["key"]).append_column("dataset", dataset).append_column("asset_path", asset)
 
 
-ATTRIBUTED = pa.schema([(name, pa.string()) for name in ("key", "dataset", "asset_path")])
+@functools.cache
+def attributed_schema() -> pa.Schema:
+    return pa.schema([(name, pa.string()) for name in ("key", "dataset", "asset_path")])
 
 
 def resolved(keys: pa.Array, attribute: Attribute, *, known: pa.Table | None) -> pa.Table:
     """(key, dataset, asset_path) of `keys`, in their order, dataset and asset path encoded in
     order; keys that `known` holds are not attributed again."""
-    held = ATTRIBUTED.empty_table() if known is None else known.replace_schema_metadata(None).cast(ATTRIBUTED)
+    held = (
+        attributed_schema().empty_table()
+        if known is None
+        else known.replace_schema_metadata(None).cast(attributed_schema())
+    )
     missing = keys.filter(pc.is_null(pc.index_in(keys, value_set=held["key"])))
     datasets, assets = attribute(missing.to_pylist())
-    new = pa.table({"key": missing, "dataset": datasets, "asset_path": assets}, schema=ATTRIBUTED)
+    new = pa.table({"key": missing, "dataset": datasets, "asset_path": assets}, schema=attributed_schema())
     every = pa.concat_tables([held, new])
     current = every.take(pc.index_in(keys, value_set=every["key"]))
     return pa.table(

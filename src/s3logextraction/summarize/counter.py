@@ -27,6 +27,7 @@ version) recomputes the COUNTER sums from every shard.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,11 +35,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
 from ..agents import ROBOT, CounterRules
+from ..arrow import pa, pc, pq
 
 ELIGIBLE_OPERATION = "REST.GET.OBJECT"
 ELIGIBLE_STATUSES = (200, 206, 304)
@@ -47,16 +45,29 @@ HOUR = 3600
 OFFSET_BITS = 17  # seconds into a day of dirty hours, plus the 30 s after its last hour: < 2**17
 COUNTER_COUNTS = ("Total_Item_Requests", "Unique_Item_Requests")
 ACCESS_METHODS = ("Machine", "Regular")  # indexed by the class codes of agents.py
-KEY = pa.dictionary(pa.int32(), pa.string())
-COUNTER_SCHEMA = pa.schema(
-    [
-        ("key", KEY),
-        ("month", pa.date32()),
-        ("access_method", pa.dictionary(pa.int8(), pa.string())),
-        *((name, pa.int64()) for name in COUNTER_COUNTS),
-    ]
-)
-SPANS_SCHEMA = pa.schema([("batch_id", pa.string()), ("hour", pa.int64())])
+
+
+@functools.cache
+def key_type() -> pa.DataType:
+    """Object keys as a dictionary column: each distinct key held once, whatever its number of rows."""
+    return pa.dictionary(pa.int32(), pa.string())
+
+
+@functools.cache
+def counter_schema() -> pa.Schema:
+    return pa.schema(
+        [
+            ("key", key_type()),
+            ("month", pa.date32()),
+            ("access_method", pa.dictionary(pa.int8(), pa.string())),
+            *((name, pa.int64()) for name in COUNTER_COUNTS),
+        ]
+    )
+
+
+@functools.cache
+def spans_schema() -> pa.Schema:
+    return pa.schema([("batch_id", pa.string()), ("hour", pa.int64())])
 
 
 def gets(table: pa.Table) -> pa.Table:
@@ -86,7 +97,7 @@ def hours_of(rows: pa.Table) -> pa.Array:
 
 
 def empty_counter(token: str) -> pa.Table:
-    return COUNTER_SCHEMA.empty_table().replace_schema_metadata({"token": token})
+    return counter_schema().empty_table().replace_schema_metadata({"token": token})
 
 
 def agent_classes(db: sqlite3.Connection, agent_ids: list[int], rules: CounterRules) -> list[int]:
@@ -131,7 +142,7 @@ def figures(rows: pa.Table, *, hours: pa.Array) -> pa.Table:
     users = pc.not_equal(codes, ROBOT)
     keys = rows["key"].combine_chunks().filter(users)
     if not len(keys):
-        return COUNTER_SCHEMA.empty_table()
+        return counter_schema().empty_table()
     start = hours[0].as_py() // 24 * 24 * HOUR
     offset = pc.subtract(seconds_of(rows["timestamp"]).filter(users), start)
     item = pc.add(pc.shift_left(pc.cast(keys.indices, pa.int64()), 32), pc.cast(agents.filter(users), pa.int64()))
@@ -166,7 +177,7 @@ def figures(rows: pa.Table, *, hours: pa.Array) -> pa.Table:
             ),
             **{name: sums[f"{name}_sum"] for name in COUNTER_COUNTS},
         }
-    ).cast(COUNTER_SCHEMA)
+    ).cast(counter_schema())
 
 
 def counter_sums(table: pa.Table, groups: Sequence[str]) -> pa.Table:
@@ -182,7 +193,7 @@ def counter_sums(table: pa.Table, groups: Sequence[str]) -> pa.Table:
 
 
 def summed_counter(table: pa.Table) -> pa.Table:
-    return counter_sums(table, ["key", "month", "access_method"]).cast(COUNTER_SCHEMA).combine_chunks()
+    return counter_sums(table, ["key", "month", "access_method"]).cast(counter_schema()).combine_chunks()
 
 
 def by_month(table: pa.Table) -> pa.Table:
@@ -211,9 +222,18 @@ def dirty_hours(spans: pa.Table, new: set[str]) -> list[pa.Array]:
 
 
 ROW_COLUMNS = ["timestamp", "key", "ip_id", "user_agent_id"]
-ROWS_SCHEMA = pa.schema(
-    [("timestamp", pa.timestamp("ms", tz="UTC")), ("key", KEY), ("ip_id", pa.int64()), ("user_agent_id", pa.int32())]
-)
+
+
+@functools.cache
+def rows_schema() -> pa.Schema:
+    return pa.schema(
+        [
+            ("timestamp", pa.timestamp("ms", tz="UTC")),
+            ("key", key_type()),
+            ("ip_id", pa.int64()),
+            ("user_agent_id", pa.int32()),
+        ]
+    )
 
 
 def compacted(table: pa.Table) -> pa.Table:
@@ -262,7 +282,7 @@ class EligibleRows:
         days = self.held.get(batch)
         if days is not None:
             pieces = [days[day] for day in sorted({first // 24, (last + 1) // 24}) if day in days]
-            table = pa.concat_tables(pieces) if pieces else ROWS_SCHEMA.empty_table()
+            table = pa.concat_tables(pieces) if pieces else rows_schema().empty_table()
         else:
             start = datetime.fromtimestamp(first * HOUR, UTC)
             end = datetime.fromtimestamp((last + 1) * HOUR + DOUBLE_CLICK_SECONDS + 1, UTC)
@@ -320,7 +340,7 @@ def folded_counter(
             parts += halves(pool, classified(concatenated(every)), hours=hours)
             if old:
                 parts += [negated(part) for part in halves(pool, classified(concatenated(old)), hours=hours)]
-    return summed_counter(pa.concat_tables([part.cast(COUNTER_SCHEMA) for part in parts])).replace_schema_metadata(
+    return summed_counter(pa.concat_tables([part.cast(counter_schema()) for part in parts])).replace_schema_metadata(
         {"token": token}
     )
 

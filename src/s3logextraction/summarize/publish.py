@@ -21,10 +21,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import yaml
 
+from ..arrow import pa, pc
 from ..cache import FOLDER_MODE, create_private, make_private_folder, sync_filesystem
 from ..datasets import dataset_folder
 from ..datasets.dandi import ASSET_TYPES, asset_types

@@ -21,34 +21,46 @@ batches; a store whose files are gone is rebuilt from the shards.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import sqlite3
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.feather as feather
-import pyarrow.parquet as pq
-
 from ..agents import CounterRules
+from ..arrow import feather, pa, pc, pq
 from ..cache import Cache, fsync_directory, make_private_folder, meta_value, replaced, transaction
 from ..progress import progress_bar
-from .counter import COUNTER_SCHEMA, SPANS_SCHEMA, EligibleRows, eligible_statuses, folded_counter, gets, hours_of
+from .counter import (
+    EligibleRows,
+    counter_schema,
+    eligible_statuses,
+    folded_counter,
+    gets,
+    hours_of,
+    key_type,
+    spans_schema,
+)
 
 SUMS = [("bytes_sent", "sum"), ("number_of_requests", "sum"), ("number_of_downloads", "sum")]
 COUNTS = ("bytes_sent", "number_of_requests", "number_of_downloads")
 GRAINS = {"day": ["key", "date"], "requester": ["key", "ip_id"]}
-KEY = pa.dictionary(pa.int32(), pa.string())  # each distinct key held once, whatever its number of rows
-SCHEMAS = {
-    "day": pa.schema([("key", KEY), ("date", pa.date32()), *((name, pa.int64()) for name in COUNTS)]),
-    "requester": pa.schema([("key", KEY), ("ip_id", pa.int64()), *((name, pa.int64()) for name in COUNTS)]),
-    "counter": COUNTER_SCHEMA,
-    "spans": SPANS_SCHEMA,
-}
+TABLES = ("day", "requester", "counter", "spans")
 KEYED = ("day", "requester", "counter")  # the tables whose key column indexes the shared dictionary
 GENERATION = "aggregate_generation"
+
+
+@functools.cache
+def schemas() -> dict[str, pa.Schema]:
+    """The schema of each table of the store."""
+    counts = [(name, pa.int64()) for name in COUNTS]
+    return {
+        "day": pa.schema([("key", key_type()), ("date", pa.date32()), *counts]),
+        "requester": pa.schema([("key", key_type()), ("ip_id", pa.int64()), *counts]),
+        "counter": counter_schema(),
+        "spans": spans_schema(),
+    }
 
 
 @dataclass
@@ -69,13 +81,13 @@ class Store:
         chunks = [chunk for grain in KEYED for chunk in tables[grain]["key"].chunks]
         if all(chunk.dictionary.equals(chunks[0].dictionary) for chunk in chunks[1:]):
             return cls(**{grain: table.combine_chunks() for grain, table in tables.items()}, folded=folded)
-        every = pa.chunked_array(chunks, KEY).unify_dictionaries().chunks
+        every = pa.chunked_array(chunks, key_type()).unify_dictionaries().chunks
         keyed = dict(tables)
         for grain in KEYED:
             count = tables[grain]["key"].num_chunks
-            keys = pa.chunked_array(every[:count], KEY).combine_chunks()
+            keys = pa.chunked_array(every[:count], key_type()).combine_chunks()
             every = every[count:]
-            keyed[grain] = tables[grain].set_column(0, "key", pa.chunked_array([keys], KEY))
+            keyed[grain] = tables[grain].set_column(0, "key", pa.chunked_array([keys], key_type()))
         return cls(**keyed, folded=folded)
 
     @property
@@ -106,7 +118,7 @@ def counted_requests(table: pa.Table) -> pa.Table:
     table = table.filter(pc.and_(pc.greater_equal(status, 200), pc.less(status, 300)))
     return pa.table(
         {
-            "key": table["key"].cast(KEY),
+            "key": table["key"].cast(key_type()),
             "date": pc.cast(table["timestamp"], pa.date32()),
             "ip_id": table["ip_id"],
             "bytes_sent": table["bytes_sent"],
@@ -131,9 +143,9 @@ def current_generation(db: sqlite3.Connection) -> str | None:
 
 def read_store(cache: Cache, generation: str | None) -> Store:
     if generation is None:
-        return Store.of(**{grain: schema.empty_table() for grain, schema in SCHEMAS.items()})
-    tables = {grain: feather.read_table(store_path(cache, grain=grain, generation=generation)) for grain in SCHEMAS}
-    return Store.of(**{grain: cast_keeping_metadata(table, SCHEMAS[grain]) for grain, table in tables.items()})
+        return Store.of(**{grain: schema.empty_table() for grain, schema in schemas().items()})
+    tables = {grain: feather.read_table(store_path(cache, grain=grain, generation=generation)) for grain in TABLES}
+    return Store.of(**{grain: cast_keeping_metadata(table, schemas()[grain]) for grain, table in tables.items()})
 
 
 def cast_keeping_metadata(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -142,7 +154,7 @@ def cast_keeping_metadata(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 def stored(cache: Cache, generation: str | None) -> bool:
     return generation is not None and all(
-        store_path(cache, grain=grain, generation=generation).exists() for grain in SCHEMAS
+        store_path(cache, grain=grain, generation=generation).exists() for grain in TABLES
     )
 
 
@@ -157,7 +169,7 @@ def memo_path(cache: Cache) -> Path:
 
 
 def remove_other_generations(cache: Cache, generation: str | None) -> None:
-    keep = {store_path(cache, grain=grain, generation=generation).name for grain in SCHEMAS} if generation else set()
+    keep = {store_path(cache, grain=grain, generation=generation).name for grain in TABLES} if generation else set()
     keep.add(memo_path(cache).name)
     for path in cache.paths.aggregates.iterdir():
         if path.name not in keep:
@@ -208,15 +220,15 @@ def update_store(
             hours = hours_of(counter_rows)
             held.hold(batch, counter_rows)
             for grain, keys in GRAINS.items():
-                parts[grain].append(summed(requests, keys).cast(SCHEMAS[grain]))
+                parts[grain].append(summed(requests, keys).cast(schemas()[grain]))
             spans.append(pa.table({"batch_id": pa.array([batch] * len(hours), pa.string()), "hour": hours}))
             bar.update(1)
-    day, requester = (summed(pa.concat_tables(parts[grain]), GRAINS[grain]).cast(SCHEMAS[grain]) for grain in GRAINS)
-    every_span = pa.concat_tables([part.cast(SPANS_SCHEMA) for part in spans])
+    day, requester = (summed(pa.concat_tables(parts[grain]), GRAINS[grain]).cast(schemas()[grain]) for grain in GRAINS)
+    every_span = pa.concat_tables([part.cast(spans_schema()) for part in spans])
     counted = folded_counter(previous=store.counter, spans=every_span, new=todo, rules=rules, rows=held, db=db)
     new = Store.of(day=day, requester=requester, counter=counted, spans=every_span, folded=len(todo))
     fresh = secrets.token_hex(8)
-    for grain in SCHEMAS:
+    for grain in TABLES:
         write_table(getattr(new, grain), store_path(cache, grain=grain, generation=fresh))
     fsync_directory(cache.paths.aggregates)
     with transaction(db):

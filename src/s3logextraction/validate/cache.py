@@ -21,11 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.feather as feather
-import pyarrow.parquet as pq
-
+from ..arrow import feather, pa, pc, pq
 from ..cache import Cache, CachePaths, reader
 from ..errors import storage_errors
 from ..ips.keys import existing_keys

@@ -1,0 +1,54 @@
+"""pyarrow, imported when it is first used.
+
+The modules that compute with pyarrow take `pa`, `pc`, `pq`, `feather` and `pacsv` from here.
+Each is a stand-in that imports the real module at its first attribute read and from then on
+holds the real module's attributes (no cost per use).  A command with nothing to compute, such
+as the nightly `run` when no log is new, then never pays for importing pyarrow and numpy, which
+is most of its time.  Type checkers see the real modules.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["feather", "pa", "pacsv", "pc", "pq", "when_imported"]
+
+PENDING: list[Callable[[types.ModuleType], None]] = []
+
+
+def when_imported(callback: Callable[[types.ModuleType], None]) -> None:
+    """Calls `callback(pyarrow)` once pyarrow is imported here (at once if it already is): the
+    CLI sets pyarrow's process-wide signal handling this way without importing it up front."""
+    if "pyarrow" in sys.modules:
+        callback(sys.modules["pyarrow"])
+    else:
+        PENDING.append(callback)
+
+
+class Deferred(types.ModuleType):
+    """A module imported at the first read of one of its attributes."""
+
+    def __getattr__(self, name: str) -> Any:
+        real = importlib.import_module(self.__name__)
+        while PENDING:
+            PENDING.pop(0)(importlib.import_module("pyarrow"))
+        self.__dict__.update(vars(real))
+        return getattr(real, name)
+
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+else:
+    pa = Deferred("pyarrow")
+    pc = Deferred("pyarrow.compute")
+    pacsv = Deferred("pyarrow.csv")
+    feather = Deferred("pyarrow.feather")
+    pq = Deferred("pyarrow.parquet")
