@@ -128,3 +128,25 @@ def test_sigkill_in_summaries_at_any_instant(
     stored = sorted(path.name.split("-")[0] for path in (cache / "aggregates").iterdir())
     assert stored == ["attribution.arrow", "counter", "day", "requester", "spans"], "one generation, nothing left over"
     assert not [path for path in (cache / "staging").rglob("*") if path.is_file()]
+
+
+def heavy_modules_of(*args: str) -> tuple[int, list[str]]:
+    """(exit code, which of numpy and pyarrow were imported) of one CLI command, run in a fresh
+    interpreter through the console script's own entry point."""
+    code = (
+        "import sys\nfrom s3logextraction.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as end:\n"
+        "    print(end.code, *sorted(name for name in ('numpy', 'pyarrow') if name in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+    status, *loaded = done.stdout.splitlines()[-1].split()
+    return int(status), loaded
+
+
+def test_a_night_with_nothing_new_never_loads_pyarrow(
+    small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    logs, _ = small_corpus
+    cache = tmp_path / "cache"
+    assert heavy_modules_of("run", str(logs), "--cache", str(cache)) == (0, ["numpy", "pyarrow"])
+    assert heavy_modules_of("run", str(logs), "--cache", str(cache)) == (0, []), "nothing to compute: no pyarrow"
+    assert heavy_modules_of("update", "summaries", "--cache", str(cache), "--level", "2") == (0, ["numpy", "pyarrow"])

@@ -15,7 +15,7 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["feather", "pa", "pacsv", "pc", "pq", "when_imported"]
+__all__ = ["feather", "import_now", "pa", "pacsv", "pc", "pq", "when_imported"]
 
 PENDING: list[Callable[[types.ModuleType], None]] = []
 
@@ -29,15 +29,26 @@ def when_imported(callback: Callable[[types.ModuleType], None]) -> None:
         PENDING.append(callback)
 
 
+def import_now() -> None:
+    """Imports pyarrow at once: before worker threads start, so that they do not all wait on the
+    import lock and then run in step (batches would finish together rather than in turn)."""
+    for module in (pa, pc, pacsv, pq):
+        if isinstance(module, Deferred):
+            module.load()
+
+
 class Deferred(types.ModuleType):
     """A module imported at the first read of one of its attributes."""
 
-    def __getattr__(self, name: str) -> Any:
+    def load(self) -> types.ModuleType:
         real = importlib.import_module(self.__name__)
         while PENDING:
             PENDING.pop(0)(importlib.import_module("pyarrow"))
         self.__dict__.update(vars(real))
-        return getattr(real, name)
+        return real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.load(), name)
 
 
 if TYPE_CHECKING:

@@ -18,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..arrow import import_now
 from ..cache import Cache, meta_value, transaction
 from ..errors import ConfigError, UsageError, storage_errors
 from ..gawk import gawk_path
@@ -293,6 +294,8 @@ def run_batches(
     (here, whatever the executor); True if stopped."""
     next_id = new_batch_ids()
     queue = list(reversed(batches))
+    if batches:
+        import_now()
     in_flight: set[Future[BatchResult]] = set()
     children = ChildProcesses()
     stopped = False

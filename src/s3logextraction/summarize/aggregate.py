@@ -187,11 +187,11 @@ def aggregate(
     requests = attribution.applied(store.requester)
     requests = requests.append_column("region", regions_of(requests["ip_id"], region_table(db)))
     by_asset_week = None
-    if weekly:
+    if weekly:  # the weekly sums are fewer rows than the daily ones: the asset sums are taken from them
         by_asset_week = grouped(days.append_column("week", week_of(days["date"])), ["dataset", "week", "asset_path"])
     return Aggregates(
         by_day=grouped(days, ["dataset", "date"]),
-        by_asset=grouped(days, ["dataset", "asset_path"]),
+        by_asset=grouped(days if by_asset_week is None else by_asset_week, ["dataset", "asset_path"]),
         by_region=grouped(requests, ["dataset", "region"]),
         requesters=requester_counts(requests),
         archive_requesters=pc.count_distinct(requests["ip_id"]).as_py(),
