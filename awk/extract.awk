@@ -82,7 +82,7 @@ BEGINFILE {
 # matches where a trailing CR would change the result (a CR can only sit in the ignored tail), so
 # only slow() strips it.
 {
-    if (!parse_mode && !all && NF >= 18 && index($8, ".") && !($8 in KEEP)) SKIPPED["operation"]++
+    if (!parse_mode && !all && $18 != "" && index($8, ".") && !($8 in KEEP)) SKIPPED["operation"]++
     else if ($0 ~ FAST_LINE) fast()
     else slow()
 }

@@ -23,7 +23,9 @@ from typer.testing import CliRunner
 from s3logextraction import extract, status
 from s3logextraction.cache import Cache
 from s3logextraction.cli import app
+from s3logextraction.extract.plan import balanced_batch_bytes, plan_batches
 from s3logextraction.ips.keys import existing_keys
+from s3logextraction.sources import LogObject
 
 from .conftest import age, cli, fill
 
@@ -332,3 +334,25 @@ def test_bundled_examples_extract_to_their_ground_truth(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert per_key(shard_rows(tmp_path / "cache")) == expected_per_key(truth)
     assert status(cache=tmp_path / "cache")["pending_index"] == 0
+
+
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("sizes", "workers", "expected_bytes", "expected_batches"),
+    [
+        ([3 * MIB] * 10, 2, 4 * MIB, 5),  # a 30 MiB night: 5 batches (each closes past 4 MiB), not 1 for 1 core
+        ([3 * MIB] * 10, 1, 64 * MIB, 1),  # one worker waits for no one
+        ([10 * MIB] * 30, 2, 300 * MIB // 8, 8),  # 300 MiB: 37.5 MiB, so a batch holds 4 objects (the last 2)
+        ([32 * MIB] * 32, 2, 64 * MIB, 16),  # 1 GiB: the full 64 MiB batches already give 8 per worker
+        ([MIB] * 3, 4, 4 * MIB, 1),  # never below 4 MiB for it
+    ],
+)
+def test_batches_are_sized_so_every_worker_is_busy_to_the_end(
+    sizes: list[int], workers: int, expected_bytes: int, expected_batches: int
+) -> None:
+    objects = [LogObject(name=f"log-{at:03d}", size=size, mtime_ns=0, location="") for at, size in enumerate(sizes)]
+    chosen = balanced_batch_bytes(objects, batch_bytes=64 * MIB, workers=workers)
+    assert chosen == expected_bytes
+    assert len(plan_batches(objects, batch_bytes=chosen, batch_files=2000)) == expected_batches

@@ -72,7 +72,13 @@ LimitOption = Annotated[
     int | None, typer.Option("--limit", min=0, help="At most this many new log objects.", show_default=False)
 ]
 BatchSizeOption = Annotated[
-    str | None, typer.Option("--batch-size", help="Bytes of logs per gawk process, e.g. 64M.", show_default=False)
+    str | None,
+    typer.Option(
+        "--batch-size",
+        help="Bytes of logs per gawk process at most, e.g. 64M (default; less when there is too little work "
+        "to keep every worker busy to the end).",
+        show_default=False,
+    ),
 ]
 OperationsOption = Annotated[
     str | None,

@@ -29,7 +29,7 @@ from ..progress import progress_bar
 from ..sources import Listing, LogObject, LogSource, open_source
 from .executors import ExecutorName, batch_executor
 from .journal import commit_batch, record_changes
-from .plan import plan_batches, plan_objects, settle_from
+from .plan import balanced_batch_bytes, plan_batches, plan_objects, settle_from
 from .runner import BatchResult, ChildProcesses, ParserOptions
 from .stop import StopRequest
 
@@ -260,7 +260,11 @@ def extract_into(
         report.stopped = run_batches(
             opened,
             source=source,
-            batches=plan_batches(plan.todo, batch_bytes=batch_bytes, batch_files=batch_files),
+            batches=plan_batches(
+                plan.todo,
+                batch_bytes=balanced_batch_bytes(plan.todo, batch_bytes=batch_bytes, workers=workers),
+                batch_files=batch_files,
+            ),
             workers=workers,
             parser=parser,
             indexer=indexer,

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from ..sources import LogObject
 
 DAY_NS = 86_400 * 10**9
+BATCHES_PER_WORKER = 4
+SMALLEST_BALANCED_BATCH = 4 * 1024 * 1024  # each batch costs a gawk start, a shard and a commit
 
 
 @dataclass
@@ -79,3 +81,15 @@ def plan_batches(objects: Iterable[LogObject], *, batch_bytes: int, batch_files:
     if current:
         batches.append(current)
     return batches
+
+
+def balanced_batch_bytes(objects: Iterable[LogObject], *, batch_bytes: int, workers: int) -> int:
+    """The batch size used: `batch_bytes`, or less when the work would otherwise come in too few
+    batches to keep every worker busy to the end (a night's 30 MB in one batch runs on one core,
+    and 5 batches on 2 workers leave one idle for the last):  at least `BATCHES_PER_WORKER`
+    batches per worker, none made smaller than 4 MB for it.  One worker has no one to wait for."""
+    if workers <= 1:
+        return batch_bytes
+    total = sum(log_object.size for log_object in objects)
+    share = -(-total // (workers * BATCHES_PER_WORKER))
+    return min(batch_bytes, max(SMALLEST_BALANCED_BATCH, share))
