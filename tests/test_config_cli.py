@@ -129,3 +129,16 @@ def test_a_folder_given_to_parse_is_one_line(tmp_path: Path) -> None:
     folder = cli("parse", str(tmp_path))
     assert folder.returncode == 66 and folder.stderr.count("\n") == 1
     assert "is a directory, not a log file" in folder.stderr
+
+
+def test_lists_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("S3LOGEXTRACTION_OPERATIONS", "REST.GET.OBJECT,REST.HEAD.OBJECT")
+    monkeypatch.setenv("s3logextraction_counter_machine_clients", '["^my-mirror/", "curl"]')
+    settings = load_settings()
+    assert settings.operations == ["REST.GET.OBJECT", "REST.HEAD.OBJECT"], "comma-separated, as the flag"
+    assert settings.counter_machine_clients == ["^my-mirror/", "curl"], "JSON, and the name in any case"
+    monkeypatch.delenv("s3logextraction_counter_machine_clients")
+    monkeypatch.setenv("S3LOGEXTRACTION_COUNTER_MACHINE_CLIENTS", "curl")
+    result = cli("config", "show")
+    assert result.returncode == 78 and result.stderr.count("\n") == 1
+    assert "S3LOGEXTRACTION_COUNTER_MACHINE_CLIENTS must be a JSON list" in result.stderr

@@ -8,20 +8,14 @@ password also keep the names operators already use (`IPINFO_API_KEY`, `OPENCAGE_
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_origin
 
 import platformdirs
 import yaml
-from pydantic import AliasChoices, Field, PositiveInt, SecretStr, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    InitSettingsSource,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SecretStr, ValidationError, field_validator
 
 from .agents import DEFAULT_MACHINE_CLIENTS
 from .datasets.dandi import DEFAULT_API_URL
@@ -45,10 +39,19 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME))
 
 
-class Settings(BaseSettings):
+ENV_PREFIX = "S3LOGEXTRACTION_"
+SEED_NAMES = {  # environment names operators already use, tried before the prefixed one
+    "password": ("S3_LOG_EXTRACTION_PASSWORD",),
+    "ipinfo_api_key": ("IPINFO_API_KEY",),
+    "opencage_api_key": ("OPENCAGE_API_KEY",),
+}
+COMMA_LISTS = frozenset({"operations"})  # A,B in the environment, as on the command line; other lists are JSON
+
+
+class Settings(BaseModel):
     """Every setting a command may read; flags override through `load_settings`."""
 
-    model_config = SettingsConfigDict(env_prefix="S3LOGEXTRACTION_", extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid")
 
     cache: Path = Field(default_factory=default_cache_dir)
     workers: int = -2
@@ -60,22 +63,13 @@ class Settings(BaseSettings):
     s3_inventory: Path | None = None
     executor: Literal["local", "dask"] = "local"
     dask_scheduler: str | None = None
-    operations: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_OPERATIONS))
+    operations: list[str] = Field(default_factory=lambda: list(DEFAULT_OPERATIONS))
     privacy_threshold: PositiveInt = 50
     privacy_rounding: PositiveInt = 20
     counter_machine_clients: list[str] = Field(default_factory=lambda: list(DEFAULT_MACHINE_CLIENTS))
-    password: SecretStr | None = Field(
-        default=None,
-        validation_alias=AliasChoices("S3_LOG_EXTRACTION_PASSWORD", "S3LOGEXTRACTION_PASSWORD", "password"),
-    )
-    ipinfo_api_key: SecretStr | None = Field(
-        default=None,
-        validation_alias=AliasChoices("IPINFO_API_KEY", "S3LOGEXTRACTION_IPINFO_API_KEY", "ipinfo_api_key"),
-    )
-    opencage_api_key: SecretStr | None = Field(
-        default=None,
-        validation_alias=AliasChoices("OPENCAGE_API_KEY", "S3LOGEXTRACTION_OPENCAGE_API_KEY", "opencage_api_key"),
-    )
+    password: SecretStr | None = None
+    ipinfo_api_key: SecretStr | None = None
+    opencage_api_key: SecretStr | None = None
 
     mode: ExtractMode = ExtractMode.generic
     dandi_api_url: str = DEFAULT_API_URL
@@ -110,28 +104,40 @@ class Settings(BaseSettings):
         except S3LogExtractionError as error:
             raise ValueError(str(error)) from None
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=read_file_settings())
-
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings with the given flag values on top; `None` means the flag was not given."""
     given = {name: value for name, value in overrides.items() if value is not None}
     try:
-        return Settings(**given)
+        return Settings(**(read_file_settings() | environment_settings() | given))
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "settings"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigError(f"invalid setting {where}: {message} (check {config_file()} and the environment)") from None
+
+
+def environment_settings() -> dict[str, Any]:
+    """The settings the environment sets: `S3LOGEXTRACTION_<NAME>` (any case), or a seed name
+    first for the password and the service keys.  A list is JSON (`["a", "b"]`), except
+    `operations`, which is comma-separated."""
+    environment = {name.upper(): value for name, value in os.environ.items()}
+    found: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        for variable in (*SEED_NAMES.get(name, ()), f"{ENV_PREFIX}{name.upper()}"):
+            if variable in environment:
+                found[name] = decoded(environment[variable], name=name, variable=variable, kind=field.annotation)
+                break
+    return found
+
+
+def decoded(value: str, *, name: str, variable: str, kind: Any) -> Any:
+    if name in COMMA_LISTS or get_origin(kind) is not list:
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise ConfigError(f'invalid setting {name}: {variable} must be a JSON list such as ["a", "b"]') from None
 
 
 def resolve_workers(workers: int) -> int:

@@ -296,10 +296,11 @@ def run_batches(
 ) -> bool:
     """Schedules batches, `workers` at a time, on the executor and commits each as it finishes
     (here, whatever the executor); True if stopped."""
+    if not batches:
+        return False
+    import_now()
     next_id = new_batch_ids()
     queue = list(reversed(batches))
-    if batches:
-        import_now()
     in_flight: set[Future[BatchResult]] = set()
     children = ChildProcesses()
     stopped = False

@@ -197,6 +197,8 @@ class Indexer:
                 "SELECT batch_id FROM batches WHERE format = 'tsv' ORDER BY batch_id"
             )
         ]
+        if not pending:
+            return 0
         with progress_bar(total=len(pending), unit="shard", description="index", enabled=show_progress) as bar:
             for batch_id in pending:
                 self.convert_tsv_shard(batch_id)

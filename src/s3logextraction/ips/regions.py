@@ -23,6 +23,8 @@ from .classify import Classifier
 from .keys import IPKeys, existing_keys
 from .providers import Provider, ProviderStopped
 
+LABELLED_THROUGH = "regions_labelled_through"  # meta: every IP with an id up to this one has a label
+
 
 @dataclass
 class RegionsReport:
@@ -60,16 +62,25 @@ def pending_ids(db: sqlite3.Connection, *, limit: int | None, refresh_days: int 
 
 
 def unclassified_ids(db: sqlite3.Connection) -> list[int]:
-    """The IPs without a label, in id order.  When the counts agree (a label needs its IP, and
-    IPs are never deleted) there are none, and the join, which reads the whole IP table, is
-    skipped: most nights, every IP seen before has its label."""
-    counts = db.execute("SELECT (SELECT count(*) FROM ips), (SELECT count(*) FROM ip_regions)").fetchone()
-    if counts[0] == counts[1]:
+    """The IPs without a label, in id order.  IPs are never deleted and their ids only grow, so
+    once every IP up to id N had its label (`record_labelled`), a night that indexed no IP above N
+    has none, and the join, which reads the whole IP table, is skipped."""
+    top = db.execute("SELECT max(ip_id) FROM ips").fetchone()[0]
+    through = meta_value(db, LABELLED_THROUGH)
+    if top is None or (through is not None and top <= int(through)):
         return []
     query = (
         "SELECT ips.ip_id FROM ips LEFT JOIN ip_regions USING (ip_id) WHERE ip_regions.ip_id IS NULL ORDER BY ips.ip_id"
     )
     return [ip_id for (ip_id,) in db.execute(query)]
+
+
+def record_labelled(db: sqlite3.Connection) -> None:
+    """Records that every IP indexed so far has a label."""
+    top = db.execute("SELECT max(ip_id) FROM ips").fetchone()[0]
+    if top is not None:
+        with transaction(db):
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (LABELLED_THROUGH, str(top).encode()))
 
 
 def labels_for(
@@ -157,6 +168,8 @@ def classify_into(
         keys = existing_keys(db, password=password, where=opened.paths.root)
         ids, refreshed = pending_ids(db, limit=limit, refresh_days=refresh_days)
         if not ids:
+            if limit != 0:  # then no IP lacks a label
+                record_labelled(db)
             return report
         classifier = Classifier.build(vpn_ranges=vpn_ranges)
         report.sources = [classifier.versions, provider.source()]
@@ -171,4 +184,6 @@ def classify_into(
                     raise PartialError(f"{stopped}: {report.summary()}; run `update ip regions` again later")
                 bar.update(len(chunk))
         report.remaining = unclassified(db)
+        if not report.remaining:
+            record_labelled(db)
     return report
