@@ -115,8 +115,10 @@ def sort_code(column: pa.ChunkedArray) -> pa.Array:
         if column.type.ordered and (len(values) < 2 or pc.all(pc.less(values[:-1], values[1:])).as_py()):
             return combined.indices
         return pc.take(pc.rank(values, tiebreaker="dense"), combined.indices)
-    if pa.types.is_date32(column.type) or pa.types.is_integer(column.type):
-        return combined.cast(pa.int32()) if pa.types.is_date32(column.type) else combined
+    if pa.types.is_date32(column.type):
+        return combined.cast(pa.int32())
+    if pa.types.is_integer(column.type):
+        return combined
     return pc.rank(combined, tiebreaker="dense")
 
 
@@ -131,7 +133,7 @@ def sorting_order(codes: Sequence[pa.Array]) -> pa.Array:
     fit, each row's codes are packed into one int64 and numpy's quicksort orders them (several
     times faster than a multi-key sort; the grouped tables sorted here have distinct keys, and
     equal keys, should they occur, get a stable sort, so the order is always the same)."""
-    import numpy as np
+    import numpy as np  # loaded with pyarrow, when there is something to sort: not at every start
 
     rows = len(codes[0]) if codes else 0
     span, packed = 1, np.zeros(rows, dtype=np.int64)
