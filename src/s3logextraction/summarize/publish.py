@@ -41,7 +41,7 @@ COUNTER_HEADER = ("month", "Access_Method", *COUNTER_COUNTS)
 DBIP_ATTRIBUTION = "IP geolocation by DB-IP (https://db-ip.com), licensed under CC BY 4.0."
 DATASET_FILES = ("by_day.tsv", "by_asset.tsv", "by_region.tsv", "requester_count.tsv", "dataset_name.txt",
                  "by_asset_type_per_week.tsv", "by_asset_per_week.tsv", COUNTER_FILE)  # fmt: skip
-Files = dict[str, str]  # relative posix path -> content
+Files = dict[str, bytes]  # relative posix path -> content (UTF-8)
 
 
 PROTECTED = ("number_of_requests", "number_of_downloads", *COUNTER_COUNTS)
@@ -77,32 +77,38 @@ def as_text(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     return values
 
 
-def text_body(table: pa.Table, *, columns: Sequence[str], privacy: Privacy) -> pa.LargeStringArray:
+def text_body(table: pa.Table, *, columns: Sequence[str], privacy: Privacy) -> pa.StringArray | pa.LargeStringArray:
     """The rows of `table` as TSV lines of `columns`, each ending in a newline, built column by
     column with pyarrow kernels: a run of rows is one slice of the array's character data, so a
-    file's body is taken whole, never as a million Python strings."""
+    file's body is taken whole, never as a million Python strings.  The text is not copied again
+    unless it comes in several pieces (then as one large string array: it may pass 2 GB)."""
     if not table.num_rows:
-        return pa.array([], pa.large_string())
+        return pa.array([], pa.string())
     cells = [text_cells(table[name], name=name, privacy=privacy) for name in columns]
     cells[-1] = pc.binary_join_element_wise(cells[-1], "\n", "")
-    return pc.binary_join_element_wise(*cells, "\t").cast(pa.large_string()).combine_chunks()
+    body = pc.binary_join_element_wise(*cells, "\t")
+    if isinstance(body, pa.ChunkedArray):
+        return body.chunk(0) if body.num_chunks == 1 else body.cast(pa.large_string()).combine_chunks()
+    return body
 
 
-def text_of(body: pa.LargeStringArray, start: int = 0, end: int | None = None) -> str:
-    """The text of rows `start` to `end` of a `text_body`."""
+def text_of(body: pa.StringArray | pa.LargeStringArray, start: int = 0, end: int | None = None) -> memoryview:
+    """The UTF-8 text of rows `start` to `end` of a `text_body`, as a view of the array's data (a
+    file's body is copied once, into the file's content, never through `str`)."""
     end = len(body) if end is None else end
     if start >= end:
-        return ""
+        return memoryview(b"")
     _, offsets, data = body.buffers()
+    width = 8 if pa.types.is_large_string(body.type) else 4
     first, last = (
-        int.from_bytes(offsets[8 * at : 8 * at + 8], "little") for at in (body.offset + start, body.offset + end)
+        int.from_bytes(offsets[width * at : width * at + width], "little")
+        for at in (body.offset + start, body.offset + end)
     )
-    text: str = data[first:last].to_pybytes().decode("utf-8")
-    return text
+    return memoryview(data)[first:last]
 
 
-def tsv(header: Sequence[str], body: str) -> str:
-    return "\t".join(header) + "\n" + body
+def tsv(header: Sequence[str], body: memoryview | bytes) -> bytes:
+    return b"".join(("\t".join(header).encode() + b"\n", body))
 
 
 def sort_code(column: pa.ChunkedArray) -> pa.Array:
@@ -155,12 +161,12 @@ def sorting_order(codes: Sequence[pa.Array]) -> pa.Array:
     return pc.sort_indices(table, sort_keys=[(str(index), "ascending") for index in range(len(codes))])
 
 
-def bodies_by_dataset(table: pa.Table, *, columns: Sequence[str], privacy: Privacy) -> dict[str, str]:
+def bodies_by_dataset(table: pa.Table, *, columns: Sequence[str], privacy: Privacy) -> dict[str, memoryview]:
     """Each dataset's TSV body of `columns`, sorted by them, from one sort and one text pass over
     all datasets (per-dataset kernels would cost datasets x kernels)."""
     rows = ordered(table, ["dataset", *(name for name in columns if name not in SUMMED)])
     body = text_body(rows, columns=columns, privacy=privacy)
-    bodies: dict[str, str] = {}
+    bodies: dict[str, memoryview] = {}
     start = 0
     for entry in pc.value_counts(rows["dataset"]).to_pylist():
         bodies[entry["values"]] = text_of(body, start, start + entry["counts"])
@@ -197,10 +203,10 @@ def dataset_summaries(aggregates: Aggregates, *, datasets: Sequence[str], privac
     for dataset in datasets:
         folder = dataset_folder(dataset)
         for name, (header, pieces) in split.items():
-            files[f"{folder}/{name}"] = tsv(header, pieces.get(dataset, ""))
-        files[f"{folder}/requester_count.tsv"] = f"{privacy.protect(requesters.get(dataset, 0))}\n"
+            files[f"{folder}/{name}"] = tsv(header, pieces.get(dataset, b""))
+        files[f"{folder}/requester_count.tsv"] = f"{privacy.protect(requesters.get(dataset, 0))}\n".encode()
         if folder != dataset:
-            files[f"{folder}/dataset_name.txt"] = f"{dataset}\n"
+            files[f"{folder}/dataset_name.txt"] = f"{dataset}\n".encode()
     return files
 
 
@@ -237,9 +243,9 @@ def weekly_summaries(aggregates: Aggregates, *, datasets: Sequence[str], privacy
         weeks = sorted(types.get(dataset, {}).items())
         files[f"{folder}/by_asset_type_per_week.tsv"] = tsv(
             ("week_start", *ASSET_TYPES),
-            "".join("\t".join(map(str, (week, *sizes.values()))) + "\n" for week, sizes in weeks),
+            "".join("\t".join(map(str, (week, *sizes.values()))) + "\n" for week, sizes in weeks).encode(),
         )
-        files[f"{folder}/by_asset_per_week.tsv"] = tsv(("week_start", *columns[1:]), pieces.get(dataset, ""))
+        files[f"{folder}/by_asset_per_week.tsv"] = tsv(("week_start", *columns[1:]), pieces.get(dataset, b""))
     return files
 
 
@@ -256,7 +262,7 @@ def archive_summaries(aggregates: Aggregates, *, privacy: Privacy) -> Files:
         "archive/by_region.tsv": tsv(
             ("region", *COUNT_COLUMNS), text_of(text_body(regions, columns=("region", *COUNT_COLUMNS), privacy=privacy))
         ),
-        "archive/requester_count.tsv": f"{privacy.protect(requesters)}\n",
+        "archive/requester_count.tsv": f"{privacy.protect(requesters)}\n".encode(),
         f"archive/{COUNTER_FILE}": tsv(
             COUNTER_HEADER, text_of(text_body(counter, columns=COUNTER_HEADER, privacy=privacy))
         ),
@@ -292,7 +298,7 @@ def totals(aggregates: Aggregates, *, datasets: Sequence[str], privacy: Privacy)
         )
         for dataset in sorted(datasets)
     }
-    return {"totals.json": json.dumps(figures, indent=2, sort_keys=True) + "\n"}
+    return {"totals.json": (json.dumps(figures, indent=2, sort_keys=True) + "\n").encode()}
 
 
 def archive_totals(aggregates: Aggregates, *, privacy: Privacy) -> Files:
@@ -303,7 +309,7 @@ def archive_totals(aggregates: Aggregates, *, privacy: Privacy) -> Files:
         regions=pc.unique(aggregates.by_region["region"]).to_pylist(),
         privacy=privacy,
     )
-    return {"archive_totals.json": json.dumps(figures, indent=2, sort_keys=True) + "\n"}
+    return {"archive_totals.json": (json.dumps(figures, indent=2, sort_keys=True) + "\n").encode()}
 
 
 def coordinates_file(db: sqlite3.Connection) -> Files:
@@ -317,13 +323,13 @@ def coordinates_file(db: sqlite3.Connection) -> Files:
     places = {
         region: {"latitude": float(latitude), "longitude": float(longitude)} for region, latitude, longitude in rows
     }
-    return {COORDINATES_FILE: yaml.safe_dump(places, sort_keys=True, allow_unicode=True)}
+    return {COORDINATES_FILE: yaml.safe_dump(places, sort_keys=True, allow_unicode=True).encode()}
 
 
 def attribution_file(db: sqlite3.Connection) -> Files:
     """The attribution the DB-IP licence asks for, beside the summaries, when its data labelled any IP."""
     used = db.execute("SELECT 1 FROM ip_regions WHERE source LIKE 'mmdb DBIP%' LIMIT 1").fetchone()
-    return {ATTRIBUTION_FILE: DBIP_ATTRIBUTION + "\n"} if used else {}
+    return {ATTRIBUTION_FILE: (DBIP_ATTRIBUTION + "\n").encode()} if used else {}
 
 
 def changed(root: Path, files: Files) -> Files:
@@ -338,7 +344,7 @@ def changed(root: Path, files: Files) -> Files:
         if present[folder]:
             try:
                 with open(os.path.join(root, name), "rb") as handle:
-                    if handle.read() == content.encode("utf-8"):
+                    if handle.read() == content:
                         continue
             except (FileNotFoundError, NotADirectoryError):
                 pass
@@ -361,7 +367,7 @@ def publish_files(*, root: Path, staging: Path, files: Files, live_folders: set[
             make_private_folder(os.path.join(scratch, folder))
         for name, content in todo.items():
             with os.fdopen(create_private(os.path.join(scratch, name)), "wb") as handle:
-                handle.write(content.encode("utf-8"))
+                handle.write(content)
         make_private_folder(root)
         if todo:
             sync_filesystem(Path(scratch))
