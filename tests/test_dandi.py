@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from s3logextraction.datasets.dandi import asset_types
+from s3logextraction.summarize.aggregate import weekly_sums
 
 from .conftest import age, cli
 from .fakes import Dandiset, fake_dandi
@@ -336,3 +337,29 @@ def test_asset_types_follow_dandis_file_names() -> None:
         "Neurophysiology", "Microscopy", "Microscopy", "Microscopy", "Microscopy", "Microscopy", "Microscopy", "Video",
         "Video", "Miscellaneous", "Miscellaneous", "Miscellaneous", "Video",
     ]  # fmt: skip
+
+
+def test_weekly_sums_by_dataset_monday_week_and_asset() -> None:
+    def encoded(values: list[int], dictionary: list[str]) -> pa.DictionaryArray:
+        return pa.DictionaryArray.from_arrays(pa.array(values, pa.int32()), pa.array(dictionary), ordered=True)
+
+    days = pa.table(
+        {
+            "dataset": encoded([0, 0, 1, 0, 0], ["a", "b"]),
+            "asset_path": encoded([0, 0, 1, 1, 0], ["x", "y"]),
+            "date": pa.array(["2024-01-01", "2024-01-07", "2024-01-08", "2024-01-08", "2024-01-08"]).cast(pa.date32()),
+            "bytes_sent": [10, 5, 7, 1, 3],
+            "number_of_requests": [1, 2, 1, 1, 1],
+            "number_of_downloads": [1, 0, 1, 0, 1],
+        }
+    )
+    weeks = weekly_sums(days)
+    rows = list(zip(*(weeks[name].to_pylist() for name in weeks.column_names), strict=True))
+    monday, next_monday = pa.array(["2024-01-01", "2024-01-08"]).cast(pa.date32()).to_pylist()
+    assert rows == [  # 2024-01-07 is the Sunday of the week of Monday 2024-01-01
+        ("a", monday, "x", 15, 3, 1),
+        ("a", next_monday, "x", 3, 1, 1),
+        ("a", next_monday, "y", 1, 1, 0),
+        ("b", next_monday, "y", 7, 1, 1),
+    ]
+    assert weekly_sums(days.slice(0, 0)).num_rows == 0

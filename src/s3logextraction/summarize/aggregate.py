@@ -20,7 +20,7 @@ from pathlib import Path
 from ..arrow import feather, pa, pc
 from ..datasets import split_keys
 from .counter import by_month
-from .store import Store, summed, write_table
+from .store import COUNTS, Store, summed, write_table
 
 Attribute = Callable[[list[str]], tuple[list[str], list[str]]]  # distinct keys -> (datasets, asset paths)
 
@@ -51,6 +51,44 @@ def week_of(dates: pa.ChunkedArray) -> pa.ChunkedArray:
     """The Monday that starts each date's week."""
     back = pc.day_of_week(dates, count_from_zero=True, week_start=1)
     return pc.cast(pc.subtract(pc.cast(dates, pa.int32()), pc.cast(back, pa.int32())), pa.date32())
+
+
+def weekly_sums(days: pa.Table) -> pa.Table:
+    """Sums per (dataset, week, asset_path), in that order.  Each row's dataset code, week and
+    asset code (the attribution's dictionaries are in value order) are packed into one int64,
+    numpy sorts them and each run is summed: a hash group-by over the three columns took twice
+    the time and half again the memory for a DANDI archive's half a million groups."""
+    import numpy as np  # loaded with pyarrow
+
+    datasets, assets = (days[name].combine_chunks() for name in ("dataset", "asset_path"))
+    weeks = week_of(days["date"]).cast(pa.int32()).combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64)
+    if not len(weeks):
+        return grouped(days.append_column("week", week_of(days["date"])), ["dataset", "week", "asset_path"])
+    first, span, width = int(weeks.min()), int(weeks.max() - weeks.min()) // 7 + 1, len(assets.dictionary)
+    codes = datasets.indices.to_numpy().astype(np.int64) * span
+    codes += (weeks - first) // 7
+    del weeks
+    codes *= width
+    codes += assets.indices.to_numpy()
+    order = np.argsort(codes)
+    codes = codes[order]  # the few arrays of one int64 per row live one at a time: this runs beside the peak
+    starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
+    keys = codes[starts]
+    del codes
+    sums = {name: np.add.reduceat(days[name].combine_chunks().to_numpy()[order], starts) for name in COUNTS}
+    del order, starts
+    return pa.table(
+        {
+            "dataset": pa.DictionaryArray.from_arrays(
+                pa.array((keys // width // span).astype(np.int32)), datasets.dictionary, ordered=True
+            ),
+            "week": pa.array((keys // width % span * 7 + first).astype(np.int32)).cast(pa.date32()),
+            "asset_path": pa.DictionaryArray.from_arrays(
+                pa.array((keys % width).astype(np.int32)), assets.dictionary, ordered=True
+            ),
+            **{name: pa.array(values) for name, values in sums.items()},
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -184,11 +222,11 @@ def aggregate(
 ) -> Aggregates:
     attribution = Attribution.of(store.keys, attribute, memo=memo)
     days = attribution.applied(store.day)
+    # Before the requester tables exist (the peak of memory comes with them).  The weekly sums are
+    # fewer rows than the daily ones: the asset sums are taken from them.
+    by_asset_week = weekly_sums(days) if weekly else None
     requests = attribution.applied(store.requester)
     requests = requests.append_column("region", regions_of(requests["ip_id"], region_table(db)))
-    by_asset_week = None
-    if weekly:  # the weekly sums are fewer rows than the daily ones: the asset sums are taken from them
-        by_asset_week = grouped(days.append_column("week", week_of(days["date"])), ["dataset", "week", "asset_path"])
     return Aggregates(
         by_day=grouped(days, ["dataset", "date"]),
         by_asset=grouped(days if by_asset_week is None else by_asset_week, ["dataset", "asset_path"]),

@@ -131,14 +131,16 @@ def sort_code(column: pa.ChunkedArray) -> pa.Array:
 def ordered(table: pa.Table, names: Sequence[str]) -> pa.Table:
     """`table` sorted by `names` in value order, dictionary columns by their integer ranks."""
     table = table.unify_dictionaries()
-    return table.take(sorting_order([sort_code(table[name]) for name in names]))
+    order = sorting_order([sort_code(table[name]) for name in names])
+    return table if order is None else table.take(order)
 
 
-def sorting_order(codes: Sequence[pa.Array]) -> pa.Array:
-    """The row order that sorts integer `codes` (the first most significant).  When their ranges
-    fit, each row's codes are packed into one int64 and numpy's quicksort orders them (several
-    times faster than a multi-key sort; the grouped tables sorted here have distinct keys, and
-    equal keys, should they occur, get a stable sort, so the order is always the same)."""
+def sorting_order(codes: Sequence[pa.Array]) -> pa.Array | None:
+    """The row order that sorts integer `codes` (the first most significant), or None when the
+    rows are in that order already.  When their ranges fit, each row's codes are packed into one
+    int64 and numpy's quicksort orders them (several times faster than a multi-key sort; the
+    grouped tables sorted here have distinct keys, and equal keys, should they occur, get a stable
+    sort, so the order is always the same)."""
     import numpy as np  # loaded with pyarrow, when there is something to sort: not at every start
 
     rows = len(codes[0]) if codes else 0
@@ -153,6 +155,8 @@ def sorting_order(codes: Sequence[pa.Array]) -> pa.Array:
             break
         packed = packed * (high - low + 1) + (values - low)
     else:
+        if bool((packed[1:] >= packed[:-1]).all()):  # already in order (as weekly_sums leaves its rows)
+            return None
         order = np.argsort(packed)
         if rows > 1 and bool((packed[order[1:]] == packed[order[:-1]]).any()):
             order = np.argsort(packed, kind="stable")
