@@ -76,9 +76,10 @@ def unclassified_ids(db: sqlite3.Connection) -> list[int]:
 
 
 def record_labelled(db: sqlite3.Connection) -> None:
-    """Records that every IP indexed so far has a label."""
+    """Records that every IP indexed so far has a label (a night with nothing new, which finds
+    the record already there, writes nothing)."""
     top = db.execute("SELECT max(ip_id) FROM ips").fetchone()[0]
-    if top is not None:
+    if top is not None and meta_value(db, LABELLED_THROUGH) != str(top).encode():
         with transaction(db):
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (LABELLED_THROUGH, str(top).encode()))
 
