@@ -51,6 +51,8 @@ BEGIN {
     if (ops == "") ops = "REST.GET.OBJECT"
     n_ops = split(ops, op_list, ",")
     for (i = 1; i <= n_ops; i++) KEEP[op_list[i]] = 1
+    for (i = 200; i <= 299; i++) KEPT_STATUS[i ""] = 1  # a status is three digits or "-"
+    KEPT_STATUS["304"] = 1
     meta = ENVIRON["S3LE_META"]
     if (!parse_mode && meta == "") meta = "/dev/stderr"
     for (i = 0; i < 256; i++) ORD[sprintf("%c", i)] = i
@@ -78,13 +80,25 @@ BEGINFILE {
     earliest = window_from; latest = window_to; window_from = ""; window_to = ""
 }
 
+# The fast path: one DFA match (no positions, so gawk never backtracks) proves that the line is
+# a well-formed record with single spaces, a three-token request-URI without quotes, a one-token
+# referer and an agent without quotes; its tail obeys the agent rule below (written so that the
+# match is decided at the space after the second token past the agent, not at the line's end:
+# what follows is never read).  Then the whitespace fields are exactly the tokens, the status
+# block is fields 13-18, and the first `" "` of the line is the referer's closing quote and the
+# agent's opening one (before them, the request-URI's quotes and the referer's opening quote
+# each have a token, a status or a number on their other side).  The agent ends at its next quote.
+#
 # Extract mode first passes over lines of another operation (see the header).  FAST_LINE never
 # matches where a trailing CR would change the result (a CR can only sit in the ignored tail), so
 # only slow() strips it.
 {
     if (!parse_mode && !all && $18 != "" && index($8, ".") && !($8 in KEEP)) SKIPPED["operation"]++
-    else if ($0 ~ FAST_LINE) fast()
-    else slow()
+    else if ($0 ~ FAST_LINE) {
+        # Written out here rather than in a function: a call costs more than this body.
+        agent = substr($0, index($0, "\" \"") + 3)
+        record($3, $4, $5, $8, $9, $13, $15, $16, substr(agent, 1, index(agent, "\"") - 1), 1)
+    } else slow()
 }
 
 ENDFILE {
@@ -93,21 +107,6 @@ ENDFILE {
 
 END {
     if (!parse_mode) for (reason in SKIPPED) print "S", reason, SKIPPED[reason] > meta
-}
-
-# The fast path: one DFA match (no positions, so gawk never backtracks) proves that the line is
-# a well-formed record with single spaces, a three-token request-URI without quotes, a one-token
-# referer and an agent without quotes; its tail obeys the agent rule below (written so that the
-# match is decided at the space after the second token past the agent, not at the line's end:
-# what follows is never read).  Then the whitespace
-# fields are exactly the tokens, the status block is fields 13-18 and the agent starts after
-# field 19 (adding field lengths is cheaper than any search with index()).
-function fast(    at, rest) {
-    at = length($1) + length($2) + length($3) + length($4) + length($5) + length($6) + length($7) + \
-         length($8) + length($9) + length($10) + length($11) + length($12) + length($13) + length($14) + \
-         length($15) + length($16) + length($17) + length($18) + length($19) + 21
-    rest = substr($0, at)
-    return record($3, $4, $5, $8, $9, $13, $15, $16, substr(rest, 1, index(rest, "\"") - 1), 1)
 }
 
 # The general structural parse; every line the fast path does not prove ends here.
@@ -164,7 +163,7 @@ function user_agent(tail,    at, u, pos, q) {
 # Validates time, remote IP (FAST_LINE has already checked the IP's form) and the size of the
 # numbers (a shard stores them as int64), then emits the line.
 function record(time, zone, ip, op, key, status, bytes, size, ua, ip_checked,    ts, keep, note, slash) {
-    ts = utc(time, zone)
+    if ((ts = UTC[time]) == "" || zone != "+0000]") ts = utc(time, zone)
     if (ts == "") return reject("invalid_time")
     if (!ip_checked && ip !~ IP) return reject("invalid_remote_ip")
     if (bytes == "-") bytes = 0
@@ -172,7 +171,7 @@ function record(time, zone, ip, op, key, status, bytes, size, ua, ip_checked,   
     if (size == "-") size = ""
     else if (length(size) > 18 && too_big(size)) return reject("number_out_of_range")
     if (validate_mode) return check(ts, op, status, bytes, size, ip_checked)
-    keep = (op in KEEP) && (substr(status, 1, 1) == "2" || status == "304")
+    keep = (op in KEEP) && (status in KEPT_STATUS)
     if (parse_mode) {
         if (!keep && !all) return 1
         note = keep ? "kept" : ((op in KEEP) ? "skipped: status" : "skipped: operation")
@@ -207,11 +206,12 @@ function too_big(digits) {
 }
 
 # "[dd/Mon/yyyy:HH:MM:SS" "+hhmm]" -> "yyyy-mm-ddTHH:MM:SSZ", or "" when not a valid time.
+# Times in +0000 are memoised in UTC, which record reads first (one lookup costs less than a call;
+# a time it misses gets an empty entry, counted here so that the table stays bounded).
 function utc(t, z) {
-    if (z == "+0000]" && (t in UTC)) return UTC[t]
     if (++cached > 200000) { delete UTC; cached = 0 }
-    if (z == "+0000]") return UTC[t] = utc_convert(t, z)
-    return utc_convert(t, z)
+    if (z != "+0000]") return utc_convert(t, z)
+    return UTC[t] = utc_convert(t, z)
 }
 
 function utc_convert(t, z,    d, day, mon, year, e, sign) {

@@ -466,11 +466,11 @@ def test_partial_error_is_exit_3() -> None:
     assert PartialError("x").exit_code == ExitCode.PARTIAL == 3
 
 
-def test_no_gawk_starts_after_an_abort() -> None:
+def test_no_gawk_starts_after_an_abort(tmp_path: Path) -> None:
     children = ChildProcesses()
     children.kill_all()
-    with pytest.raises(s3logextraction.errors.AbortedError):
-        children.start(["gawk", "BEGIN{}"], environment=dict(os.environ), keep_fd=0)
+    with (tmp_path / "rows").open("wb") as output, pytest.raises(s3logextraction.errors.AbortedError):
+        children.start(["gawk", "BEGIN{}"], environment=dict(os.environ), keep_fd=0, output=output)
     assert not children.running
 
 

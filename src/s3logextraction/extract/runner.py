@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from ..arrow import pa, pc
 from ..errors import AbortedError, S3LogExtractionError, disk_error, no_space
@@ -105,7 +106,9 @@ class ChildProcesses:
     running: set[subprocess.Popen[bytes]] = field(default_factory=set)
     aborted: bool = False
 
-    def start(self, command: list[str], *, environment: dict[str, str], keep_fd: int) -> subprocess.Popen[bytes]:
+    def start(
+        self, command: list[str], *, environment: dict[str, str], keep_fd: int, output: IO[bytes]
+    ) -> subprocess.Popen[bytes]:
         """gawk in its own process group, started from a thread that blocks SIGINT and SIGTERM:
         the child inherits that mask, so a terminal's signal that reaches it between fork and its
         move to its own group stays pending instead of killing it (aborting kills it on purpose)."""
@@ -118,7 +121,7 @@ class ChildProcesses:
                 command,
                 env=environment,
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
+                stdout=output,
                 stderr=subprocess.PIPE,
                 pass_fds=(keep_fd,),
                 process_group=0,
@@ -182,10 +185,13 @@ def run_gawk(
     assignments: Sequence[dict[str, str]] | None = None,
 ) -> tuple[bytes, bytes, dict[str, str]]:
     """(stdout, meta, objects that failed while streamed) of one gawk run in `awk_mode` over
-    `objects`: those without a local path (`paths`) are streamed to it through FIFOs."""
+    `objects`: those without a local path (`paths`) are streamed to it through FIFOs.  Its stdout
+    goes to an unlinked file in staging, read once at the end: through a pipe, every 4 KiB gawk
+    writes would wake this thread (one worker took 15% longer on 316 MB that way)."""
     piped = [log_object for log_object in objects if paths[log_object.name] is None]
     with (
         tempfile.TemporaryFile(dir=staging, prefix=f"{batch_id}.meta.") as meta,
+        tempfile.TemporaryFile(dir=staging, prefix=f"{batch_id}.rows.") as rows,
         FifoFeed(source=source, objects=piped, folder=staging, prefix=batch_id) as feed,
     ):
         fifo_of = dict(zip((log_object.name for log_object in piped), feed.paths, strict=True))
@@ -198,10 +204,10 @@ def run_gawk(
             assignments=assignments,
         )
         process = children.start(
-            command, environment=gawk_environment(meta=f"/dev/fd/{meta.fileno()}"), keep_fd=meta.fileno()
+            command, environment=gawk_environment(meta=f"/dev/fd/{meta.fileno()}"), keep_fd=meta.fileno(), output=rows
         )
         try:
-            rows, stderr = process.communicate()
+            _, stderr = process.communicate()
         finally:
             children.finished(process)
         feed.close()
@@ -209,7 +215,8 @@ def run_gawk(
             raise feed.unavailable
         check_gawk(returncode=process.returncode, stderr=stderr, what=staging)
         meta.seek(0)
-        return rows, meta.read(), dict(feed.failed)
+        rows.seek(0)
+        return rows.read(), meta.read(), dict(feed.failed)
 
 
 @dataclass
