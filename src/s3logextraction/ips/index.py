@@ -86,15 +86,17 @@ class IdTable:
         keys = {value: self.key_of(value) for value in unseen}
         stored = self.stored(list(keys.values()))
         next_id = int(self.db.execute(f"SELECT coalesce(max({self.id_column}), 0) + 1 FROM {self.table}").fetchone()[0])
-        known = dict(self.seen)
+        found: dict[bytes, int] = {}  # not a copy of `seen`: that would cost every batch the whole run's IPs
         new_rows: list[tuple[object, ...]] = []
         for value in unseen:
             ident = stored.get(keys[value])
             if ident is None:
                 ident, next_id = next_id, next_id + 1
                 new_rows.append(self.row(ident, keys[value], value))
-            known[value] = ident
-        return pa.array([known[value] for value in values], type=pa.int64()), new_rows
+            found[value] = ident
+        seen = self.seen
+        ids = [seen[value] if value in seen else found[value] for value in values]
+        return pa.array(ids, type=pa.int64()), new_rows
 
     def remember(self, distinct: pa.Array, ids: pa.Array) -> None:
         self.seen.update(zip(distinct.to_pylist(), ids.to_pylist(), strict=True))
