@@ -16,7 +16,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from s3logextraction import status
+from s3logextraction.rows import key_texts
 
 from .conftest import age, cli
 from .test_extract import expected_per_key, per_key, shard_rows
@@ -222,3 +225,15 @@ def test_reader_commands_on_a_missing_cache_say_so(tmp_path: Path) -> None:
         assert result.returncode == 66, (command, result.stderr)
         assert result.stderr == f"error: no cache at {missing}\n"
     assert not missing.exists()
+
+
+def test_keys_become_text_the_same_way_whatever_their_bytes() -> None:
+    """A batch's keys are cast to text at once when all are UTF-8, else decoded one by one with
+    the other bytes escaped.  Arrow's UTF-8 check must refuse every form Python refuses (overlong,
+    surrogate, past U+10FFFF, cut short), or such a key would reach a shard unescaped."""
+    for odd in (b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82", b"\xff"):
+        for keys in ([b"a/" + odd], [b"a/ok", b"a/caf\xc3\xa9", b"a/" + odd]):
+            texts = key_texts(pa.array(keys, pa.binary())).to_pylist()
+            assert texts == [key.decode("utf-8", "backslashreplace") for key in keys]
+            assert "\\x" in texts[-1]
+    assert key_texts(pa.array([b"a/caf\xc3\xa9"], pa.binary())).to_pylist() == ["a/café"]

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_origin
 
 import platformdirs
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SecretStr, ValidationError, field_validator
 
 from .agents import DEFAULT_MACHINE_CLIENTS
@@ -153,6 +152,8 @@ def read_file_settings() -> dict[str, Any]:
     path = config_file()
     if not path.exists():
         return {}
+    import yaml  # only when there is a file: most machines run on defaults and the environment
+
     try:
         loaded = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
     except UnicodeDecodeError:
@@ -186,6 +187,8 @@ def flattened(loaded: dict[str, Any], *, path: Path) -> dict[str, Any]:
 
 def write_file_setting(*, name: str, value: Any) -> Path:
     """Stores one setting in the YAML file, keeping the others."""
+    import yaml
+
     current = read_file_settings()
     current[name] = value
     path = config_file()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 def on_terminal() -> bool:
@@ -15,6 +17,8 @@ def on_terminal() -> bool:
 
 @contextmanager
 def progress_bar(*, total: int, unit: str, description: str, enabled: bool | None) -> Iterator[tqdm]:
+    from tqdm import tqdm  # here: a command with nothing to do never shows a bar
+
     show = on_terminal() if enabled is None else enabled
     with tqdm(total=total, unit=unit, unit_scale=True, desc=description, disable=not show, file=sys.stderr) as bar:
         yield bar

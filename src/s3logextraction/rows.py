@@ -33,7 +33,7 @@ def parser_types() -> dict[str, pa.DataType]:
 def read_rows(data: bytes | Path) -> pa.Table:
     """The parser's TSV as a table (pyarrow's multithreaded C++ reader).  Text cells have no
     control byte (the parser escapes them), so no value can be misread as a row end; the key is
-    turned into escaped UTF-8 text once per distinct key."""
+    turned into text once per distinct key."""
     empty = (isinstance(data, bytes) and not data) or (isinstance(data, Path) and data.stat().st_size == 0)
     if empty:
         table = pa.table({name: pa.array([], type=kind) for name, kind in parser_types().items()})
@@ -49,5 +49,15 @@ def read_rows(data: bytes | Path) -> pa.Table:
             ),
         )
     keys = pc.dictionary_encode(table["key"].combine_chunks())
-    texts = pa.array([from_parser(key) for key in keys.dictionary.to_pylist()], pa.string())
-    return table.set_column(PARSER_COLUMNS.index("key"), "key", pa.DictionaryArray.from_arrays(keys.indices, texts))
+    return table.set_column(
+        PARSER_COLUMNS.index("key"), "key", pa.DictionaryArray.from_arrays(keys.indices, key_texts(keys.dictionary))
+    )
+
+
+def key_texts(keys: pa.Array) -> pa.Array:
+    """The distinct keys as text: one cast when all are UTF-8 (nearly always), else key by key with
+    the bytes that are not UTF-8 escaped."""
+    try:
+        return keys.cast(pa.string())
+    except pa.ArrowInvalid:
+        return pa.array([from_parser(key) for key in keys.to_pylist()], pa.string())

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 
 from ..config import config_file, load_settings, set_cache_dir
 from ..ips.exclude import add_excluded_ips, list_excluded_ips, remove_excluded_ips
@@ -34,6 +33,8 @@ def cache_show() -> None:
 @config_app.command("show")
 def show() -> None:
     """Print every setting in effect (secrets masked) and where the file is."""
+    import yaml
+
     settings = load_settings()
     shown = settings.model_dump(mode="json")
     for secret in ("password", "ipinfo_api_key", "opencage_api_key"):

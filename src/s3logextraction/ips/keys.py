@@ -16,16 +16,16 @@ import secrets
 import sqlite3
 import tempfile
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from typing import TYPE_CHECKING
 
 from ..cache import meta_value, transaction
 from ..config import config_dir
 from ..errors import InputError, WrongKeyError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 log = logging.getLogger("s3logextraction")
 CHECK_TEXT = b"s3logextraction key check v1"
@@ -45,13 +45,23 @@ class IPKeys:
     def digest(self, ip: bytes) -> bytes:
         return hmac.digest(self.digest_key, ip, "sha256")
 
+    @cached_property
+    def sealer(self) -> AESGCM:
+        """One cipher for every IP; cryptography is imported here, as most commands never seal or
+        open an IP (a night with nothing new, `status`, `stop`)."""
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        return AESGCM(self.seal_key)
+
     def seal(self, ip: bytes) -> bytes:
         nonce = os.urandom(12)
-        return nonce + AESGCM(self.seal_key).encrypt(nonce, ip, None)
+        return nonce + self.sealer.encrypt(nonce, ip, None)
 
     def unseal(self, sealed: bytes) -> bytes:
+        from cryptography.exceptions import InvalidTag
+
         try:
-            return AESGCM(self.seal_key).decrypt(sealed[:12], sealed[12:], None)
+            return self.sealer.decrypt(sealed[:12], sealed[12:], None)
         except InvalidTag:
             raise WrongKeyError("a sealed IP does not open with this key: wrong password or key file") from None
 
@@ -68,6 +78,8 @@ def split_secret(secret: bytes) -> IPKeys:
 @cache
 def stretch(password: str, salt: bytes) -> bytes:
     """scrypt once per process for a given password and salt (it is slow on purpose)."""
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
     return Scrypt(salt=salt, length=32, n=SCRYPT_N, r=8, p=1).derive(password.encode())
 
 

@@ -11,8 +11,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..datasets import dataset_folder
 from ..errors import InputError
 from ..text import escape_text
@@ -82,6 +80,8 @@ def days_of(rows: list[dict[str, str]]) -> list[Day]:
 
 
 def read_published(root: Path) -> Published:
+    import yaml
+
     coordinates_path = root / COORDINATES_FILE
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when there: ten times faster
     places = yaml.load(coordinates_path.read_bytes(), Loader=loader) if coordinates_path.exists() else None

@@ -21,8 +21,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..arrow import pa, pc
 from ..cache import FOLDER_MODE, create_private, make_private_folder, sync_filesystem
 from ..datasets import dataset_folder
@@ -324,6 +322,8 @@ def coordinates_file(db: sqlite3.Connection) -> Files:
     ).fetchall()
     if not rows:
         return {}
+    import yaml
+
     places = {
         region: {"latitude": float(latitude), "longitude": float(longitude)} for region, latitude, longitude in rows
     }
