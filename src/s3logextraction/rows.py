@@ -8,10 +8,13 @@ misread as the end of a row.
 from __future__ import annotations
 
 import functools
+import mmap
 from pathlib import Path
 
 from .arrow import pa, pacsv, pc
 from .text import from_parser
+
+Output = bytes | mmap.mmap  # the parser's stdout, read or mapped into memory
 
 PARSER_COLUMNS = ("timestamp", "key", "operation", "status", "bytes_sent", "object_size", "ip", "user_agent")
 
@@ -30,16 +33,16 @@ def parser_types() -> dict[str, pa.DataType]:
     }
 
 
-def read_rows(data: bytes | Path) -> pa.Table:
+def read_rows(data: Output | Path) -> pa.Table:
     """The parser's TSV as a table (pyarrow's multithreaded C++ reader).  Text cells have no
     control byte (the parser escapes them), so no value can be misread as a row end; the key is
     turned into text once per distinct key."""
-    empty = (isinstance(data, bytes) and not data) or (isinstance(data, Path) and data.stat().st_size == 0)
+    empty = data.stat().st_size == 0 if isinstance(data, Path) else len(data) == 0
     if empty:
         table = pa.table({name: pa.array([], type=kind) for name, kind in parser_types().items()})
     else:
         table = pacsv.read_csv(
-            pa.BufferReader(data) if isinstance(data, bytes) else data,
+            data if isinstance(data, Path) else pa.BufferReader(data),
             read_options=pacsv.ReadOptions(column_names=list(PARSER_COLUMNS), block_size=16 << 20),
             parse_options=pacsv.ParseOptions(
                 delimiter="\t", quote_char=False, escape_char=False, newlines_in_values=False

@@ -28,6 +28,7 @@ from ..errors import storage_errors
 from ..extract.runner import ChildProcesses, ParserOptions, read_meta, run_readable
 from ..operations import DEFAULT_OPERATIONS, check_operations
 from ..progress import progress_bar
+from ..rows import Output
 from ..sources import LogObject, LogSource
 from ..text import escape_text
 
@@ -161,9 +162,9 @@ def validate_batch(
     return unreadable + parsed_findings(done.output, done.objects), sum(lines.values())
 
 
-def parsed_findings(output: bytes, objects: Sequence[LogObject]) -> list[Finding]:
+def parsed_findings(output: Output, objects: Sequence[LogObject]) -> list[Finding]:
     found = []
-    for raw in output.splitlines():
+    for raw in output[:].splitlines():
         number, line, check, detail = raw.decode("utf-8", "replace").split("\t", 3)
         found.append(Finding(objects[int(number) - 1].name, int(line), check, detail))
     return found
