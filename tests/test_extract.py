@@ -280,8 +280,8 @@ def test_second_writer_exits_75_naming_the_holder(small_corpus: tuple[Path, dict
 def test_full_disk_is_one_line_and_nothing_half_committed(
     small_corpus: tuple[Path, dict[str, Any]], small_disk: Path, leave: int
 ) -> None:
-    """The disk fills at a different point for each amount left free: the parser's rows and meta
-    files, the Parquet shard, the SQLite commit (WAL)."""
+    """The disk fills at a different point for each amount left free: the parser's meta file, the
+    Parquet shard, the SQLite commit (WAL)."""
     logs, truth = small_corpus
     cache = small_disk / "cache"
     extract(logs, cache=cache, workers=1, limit=3)

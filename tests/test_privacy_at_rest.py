@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import os
 import random
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -130,3 +131,25 @@ def test_ten_first_runs_at_once_share_one_key_file(mixed_logs: Path, tmp_path: P
         with pytest.raises(WrongKeyError):
             stranger.unseal(sealed[0])
         db.close()
+
+
+def test_gawk_rows_never_reach_a_file_system(
+    small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gawk: str
+) -> None:
+    """gawk's stdout holds raw IPs: it must be memory (a memfd) or a pipe, never a file on a disk,
+    not even an unlinked one (its blocks would keep the IPs).  A gawk wrapper first on PATH records
+    what its stdout is."""
+    logs, truth = small_corpus
+    seen = tmp_path / "stdout-of-gawk"
+    wrapper = tmp_path / "bin" / "gawk"
+    wrapper.parent.mkdir()
+    wrapper.write_text(
+        f'#!/bin/sh\nout=$(readlink /proc/$$/fd/1)\necho "$out" >> {shlex.quote(str(seen))}\n'
+        f'exec {shlex.quote(gawk)} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+    extract(logs, cache=tmp_path / "cache", workers=2)
+    targets = seen.read_text().splitlines()
+    assert len(targets) >= 2 and all(target.startswith("/memfd:") for target in targets), targets
+    assert per_key(shard_rows(tmp_path / "cache")) == expected_per_key(truth)

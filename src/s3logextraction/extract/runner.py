@@ -187,14 +187,14 @@ def run_gawk(
     assignments: Sequence[dict[str, str]] | None = None,
 ) -> tuple[Output, bytes, dict[str, str]]:
     """(stdout, meta, objects that failed while streamed) of one gawk run in `awk_mode` over
-    `objects`: those without a local path (`paths`) are streamed to it through FIFOs.  Its stdout
-    goes to an unlinked file in staging, mapped into memory at the end: through a pipe, every 4 KiB
-    gawk writes would wake this thread, and reading the file would copy it (one worker took 15%
-    longer on 316 MB with the pipe)."""
+    `objects`: those without a local path (`paths`) are streamed to it through FIFOs.  Its stdout,
+    which holds raw IPs, goes to an anonymous in-memory file (memfd: never on a disk, not even
+    unlinked), mapped at the end: through a pipe, every 4 KiB gawk writes would wake this thread,
+    and reading would copy it (one worker took 15% longer on 316 MB with the pipe)."""
     piped = [log_object for log_object in objects if paths[log_object.name] is None]
     with (
         tempfile.TemporaryFile(dir=staging, prefix=f"{batch_id}.meta.") as meta,
-        tempfile.TemporaryFile(dir=staging, prefix=f"{batch_id}.rows.") as rows,
+        os.fdopen(os.memfd_create(f"s3logextraction-{batch_id}-rows", os.MFD_CLOEXEC), "w+b") as rows,
         FifoFeed(source=source, objects=piped, folder=staging, prefix=batch_id) as feed,
     ):
         fifo_of = dict(zip((log_object.name for log_object in piped), feed.paths, strict=True))
