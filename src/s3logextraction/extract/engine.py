@@ -311,8 +311,9 @@ def run_batches(
         ) as submit,
         progress_bar(total=total, unit="B", description="extract", enabled=show_progress) as bar,
     ):
+        done: set[Future[BatchResult]] = set()
         try:
-            while queue or in_flight:
+            while queue or in_flight or done:
                 if queue and stop.requested():
                     log.warning(
                         "stopping: finishing the %d batches in flight (interrupt again to abort)", len(in_flight)
@@ -321,15 +322,15 @@ def run_batches(
                     queue.clear()
                 while queue and len(in_flight) < workers:
                     in_flight.add(submit(batch_id=next_id(), objects=queue.pop(), source=source, parser=parser))
-                if not in_flight:
-                    break
-                done, in_flight = wait(in_flight, timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in done:
+                for future in done:  # once the freed workers have their next batch: no parser waits for a commit
                     result = future.result()
                     report.index_seconds += commit_batch(cache, result, indexer=indexer)
                     report.add(result)
                     bar.update(result.log_bytes + sum(log_object.size for log_object, _ in result.failed))
                     bar.set_postfix(kept=report.lines_kept, rejected=sum(report.rejected.values()), refresh=False)
+                done = set()
+                if in_flight:
+                    done, in_flight = wait(in_flight, timeout=0.2, return_when=FIRST_COMPLETED)
         except BaseException:
             queue.clear()
             children.kill_all()
