@@ -136,7 +136,7 @@ def test_ten_first_runs_at_once_share_one_key_file(mixed_logs: Path, tmp_path: P
 def test_gawk_rows_never_reach_a_file_system(
     small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gawk: str
 ) -> None:
-    """gawk's stdout holds raw IPs: it must be memory (a memfd) or a pipe, never a file on a disk,
+    """gawk's stdout holds raw IPs: it must be memory (a memfd), never a file on a disk,
     not even an unlinked one (its blocks would keep the IPs).  A gawk wrapper first on PATH records
     what its stdout is."""
     logs, truth = small_corpus

@@ -1,4 +1,4 @@
-"""Running the parser on one batch: gawk's rows come back through a pipe into memory.
+"""Running the parser on one batch: gawk's rows come back in an anonymous in-memory file (memfd).
 
 Runs in a worker thread; the heavy lifting happens in the gawk child process, so threads are
 enough and only the coordinating thread ever writes the state DB.  Nothing this module writes
