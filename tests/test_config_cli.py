@@ -14,6 +14,9 @@ from typer.testing import CliRunner
 from s3logextraction import __version__
 from s3logextraction.cli import app
 from s3logextraction.config import config_file, load_settings, resolve_workers
+from s3logextraction.errors import ConfigError
+from s3logextraction.ips.providers import ProviderName
+from s3logextraction.operations import ExtractMode
 
 from .conftest import CORPUS, cli
 
@@ -41,8 +44,8 @@ def test_service_keys_and_password_keep_their_seed_names(monkeypatch: pytest.Mon
     monkeypatch.setenv("IPINFO_API_KEY", "k1")
     monkeypatch.setenv("S3_LOG_EXTRACTION_PASSWORD", "pw")
     settings = load_settings()
-    assert settings.ipinfo_api_key is not None and settings.ipinfo_api_key.get_secret_value() == "k1"
-    assert settings.password is not None and settings.password.get_secret_value() == "pw"
+    assert settings.ipinfo_api_key is not None and settings.ipinfo_api_key.reveal() == "k1"
+    assert settings.password is not None and settings.password.reveal() == "pw"
 
 
 def test_invalid_setting_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,3 +145,61 @@ def test_lists_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     result = cli("config", "show")
     assert result.returncode == 78 and result.stderr.count("\n") == 1
     assert "S3LOGEXTRACTION_COUNTER_MACHINE_CLIENTS must be a JSON list" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("S3LOGEXTRACTION_WORKERS", "0", "0 is not a number of workers"),
+        ("S3LOGEXTRACTION_WORKERS", "2.5", "'2.5' is not a whole number"),
+        ("S3LOGEXTRACTION_PRIVACY_THRESHOLD", "0", "0 is not greater than 0"),
+        ("S3LOGEXTRACTION_SETTLE_SECONDS", "-1", "'-1' is below 0"),
+        ("S3LOGEXTRACTION_SETTLE_SECONDS", "nan", "'nan' is not a number of seconds"),
+        ("S3LOGEXTRACTION_SETTLE_DAYS", "-2", "-2 is below 0"),
+        ("S3LOGEXTRACTION_BATCH_SIZE", "lots", "'lots' is not a size"),
+        ("S3LOGEXTRACTION_EXECUTOR", "spark", "'spark' is not one of local, dask"),
+        ("S3LOGEXTRACTION_MODE", "openneuro", "'openneuro' is not one of generic, dandi"),
+        ("S3LOGEXTRACTION_IP_PROVIDER", "maxmind", "'maxmind' is not one of embedded, mmdb, ipinfo"),
+        ("S3LOGEXTRACTION_OPERATIONS", "REST.GET.NOPE", "unknown operation REST.GET.NOPE"),
+    ],
+)
+def test_each_refused_value_names_its_setting_and_why(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, reason: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    name = variable.removeprefix("S3LOGEXTRACTION_").lower()
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert str(raised.value).startswith(f"invalid setting {name}: {reason}")
+    assert "\n" not in str(raised.value)
+
+
+def test_text_from_the_environment_and_the_file_becomes_typed_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config({"settle_days": 3, "operations": ["REST.HEAD.OBJECT", "REST.GET.OBJECT"], "mmdb": "/data/city.mmdb"})
+    monkeypatch.setenv("S3LOGEXTRACTION_SETTLE_SECONDS", " 1.5")
+    monkeypatch.setenv("S3LOGEXTRACTION_BATCH_SIZE", "2M")
+    monkeypatch.setenv("S3LOGEXTRACTION_MODE", "dandi")
+    monkeypatch.setenv("S3LOGEXTRACTION_IP_PROVIDER", "mmdb")
+    monkeypatch.setenv("S3LOGEXTRACTION_WORKERS", " -1 ")
+    settings = load_settings()
+    assert settings.settle_days == 3 and settings.settle_seconds == 1.5 and settings.workers == -1
+    assert settings.batch_size == 2 * 1024 * 1024
+    assert settings.operations == ["REST.GET.OBJECT", "REST.HEAD.OBJECT"]
+    assert settings.mode is ExtractMode.dandi and settings.ip_provider is ProviderName.mmdb
+    assert settings.mmdb == Path("/data/city.mmdb") and settings.s3_inventory is None
+
+
+def test_a_secret_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config({"password": 982451653, "workers": True})
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert str(raised.value).startswith("invalid setting password: it must be text")
+    assert "982451653" not in str(raised.value)
+    write_config({"workers": True})
+    with pytest.raises(ConfigError, match="invalid setting workers: True is not a whole number"):
+        load_settings()
+    write_config({})
+    monkeypatch.setenv("S3_LOG_EXTRACTION_PASSWORD", "hunter2-but-long")
+    settings = load_settings()
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.password)
+    assert settings.password is not None and settings.password.reveal() == "hunter2-but-long"

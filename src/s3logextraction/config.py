@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_origin
+from typing import Any
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SecretStr, ValidationError, field_validator
 
 from .agents import DEFAULT_MACHINE_CLIENTS
 from .datasets.dandi import DEFAULT_API_URL
@@ -44,76 +46,221 @@ SEED_NAMES = {  # environment names operators already use, tried before the pref
     "ipinfo_api_key": ("IPINFO_API_KEY",),
     "opencage_api_key": ("OPENCAGE_API_KEY",),
 }
-COMMA_LISTS = frozenset({"operations"})  # A,B in the environment, as on the command line; other lists are JSON
 
 
-class Settings(BaseModel):
-    """Every setting a command may read; flags override through `load_settings`."""
+class Secret:
+    """A password or service key: its repr and str never show it, so no log line or traceback can."""
 
-    model_config = ConfigDict(extra="forbid")
+    __slots__ = ("_value",)
 
-    cache: Path = Field(default_factory=default_cache_dir)
-    workers: int = -2
-    batch_size: int = 64 * 1024 * 1024
-    batch_files: PositiveInt = 2000
-    settle_seconds: Annotated[float, Field(ge=0)] = 600.0
-    settle_days: Annotated[int, Field(ge=0)] | None = None
-    s3_endpoint_url: str | None = None
-    s3_inventory: Path | None = None
-    executor: Literal["local", "dask"] = "local"
-    dask_scheduler: str | None = None
-    operations: list[str] = Field(default_factory=lambda: list(DEFAULT_OPERATIONS))
-    privacy_threshold: PositiveInt = 50
-    privacy_rounding: PositiveInt = 20
-    counter_machine_clients: list[str] = Field(default_factory=lambda: list(DEFAULT_MACHINE_CLIENTS))
-    password: SecretStr | None = None
-    ipinfo_api_key: SecretStr | None = None
-    opencage_api_key: SecretStr | None = None
+    def __init__(self, value: str) -> None:
+        self._value = value
 
-    mode: ExtractMode = ExtractMode.generic
-    dandi_api_url: str = DEFAULT_API_URL
-    dandi_mapping: str | None = None
-    share_git: str | None = None
-    share_branch: str = "main"
-    share_path: str = "summaries"
-    ip_provider: ProviderName | None = None
-    mmdb: Path | None = None
-    vpn_ranges: Path | None = None
-    ipinfo_url: str | None = None
-    opencage_url: str | None = None
+    def reveal(self) -> str:
+        return self._value
 
-    @field_validator("workers")
-    @classmethod
-    def _workers(cls, value: int) -> int:
-        if value == 0:
-            raise ValueError("0 is not a number of workers (use a positive count, or -1 for all cores)")
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+
+def revealed(value: Secret | None) -> str | None:
+    """The secret's text, for the one call that needs it (a key derivation, an HTTP header)."""
+    return value.reveal() if value else None
+
+
+Parser = Callable[[Any], Any]
+
+
+def text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not text")
+    return value
+
+
+def path(value: Any) -> Path:
+    if isinstance(value, Path):
         return value
+    return Path(text(value))
 
-    @field_validator("batch_size", mode="before")
-    @classmethod
-    def _batch_size(cls, value: Any) -> int:
-        return parse_size(value)
 
-    @field_validator("operations", mode="before")
-    @classmethod
-    def _operations(cls, value: Any) -> list[str]:
-        names = value.split(",") if isinstance(value, str) else list(value)
+def whole(value: Any) -> int:
+    """An int, or its decimal text (the environment is text): not a bool, not 2.5."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
         try:
-            return list(check_operations(names))
-        except S3LogExtractionError as error:
-            raise ValueError(str(error)) from None
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"{value!r} is not a whole number")
+
+
+def positive(value: Any) -> int:
+    number = whole(value)
+    if number < 1:
+        raise ValueError(f"{number} is not greater than 0")
+    return number
+
+
+def at_least_zero(value: Any) -> int:
+    number = whole(value)
+    if number < 0:
+        raise ValueError(f"{number} is below 0")
+    return number
+
+
+def seconds(value: Any) -> float:
+    try:
+        number = float(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else None
+    except ValueError:
+        number = None
+    if number is None or number != number:  # NaN is no duration
+        raise ValueError(f"{value!r} is not a number of seconds")
+    if number < 0:
+        raise ValueError(f"{value!r} is below 0")
+    return number
+
+
+def workers_count(value: Any) -> int:
+    number = whole(value)
+    if number == 0:
+        raise ValueError("0 is not a number of workers (use a positive count, or -1 for all cores)")
+    return number
+
+
+def texts(value: Any) -> list[str]:
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"{value!r} is not a list")
+    return [text(item) for item in value]
+
+
+def operation_names(value: Any) -> list[str]:
+    """A list, or `A,B` text as on the command line."""
+    try:
+        return list(check_operations(text(value).split(",") if isinstance(value, str) else texts(value)))
+    except S3LogExtractionError as error:
+        raise ValueError(str(error)) from None
+
+
+def sealed(value: Any) -> Secret:
+    if isinstance(value, Secret):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("it must be text")  # the value itself is never echoed
+    return Secret(value)
+
+
+def one_of(*choices: str) -> Parser:
+    def parse(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return str(value)
+
+    return parse
+
+
+def member(kind: type[Enum]) -> Parser:
+    def parse(value: Any) -> Enum:
+        try:
+            return kind(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not one of {', '.join(str(item.value) for item in kind)}") from None
+
+    return parse
+
+
+def optional(parse: Parser) -> Parser:
+    return lambda value: None if value is None else parse(value)
+
+
+def setting(
+    default: Any = None,
+    *,
+    parse: Parser,
+    factory: Callable[[], Any] | None = None,
+    json_list: bool = False,
+    secret: bool = False,
+) -> Any:
+    """A field whose value from a file, the environment or a flag goes through `parse` (which
+    raises ValueError with the reason); `json_list` settings are JSON lists in the environment;
+    `secret` ones are only ever shown as set or not."""
+    metadata = {"parse": parse, "json_list": json_list, "secret": secret}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Every setting a command may read; flags override through `load_settings`.
+
+    Plain checks instead of a validation library: every command, and so every night's `run`,
+    starts by loading these, and the checks cost microseconds where a model build costs tens
+    of milliseconds."""
+
+    cache: Path = setting(parse=path, factory=default_cache_dir)
+    workers: int = setting(-2, parse=workers_count)
+    batch_size: int = setting(64 * 1024 * 1024, parse=parse_size)
+    batch_files: int = setting(2000, parse=positive)
+    settle_seconds: float = setting(600.0, parse=seconds)
+    settle_days: int | None = setting(parse=optional(at_least_zero))
+    s3_endpoint_url: str | None = setting(parse=optional(text))
+    s3_inventory: Path | None = setting(parse=optional(path))
+    executor: str = setting("local", parse=one_of("local", "dask"))
+    dask_scheduler: str | None = setting(parse=optional(text))
+    operations: list[str] = setting(parse=operation_names, factory=lambda: list(DEFAULT_OPERATIONS))
+    privacy_threshold: int = setting(50, parse=positive)
+    privacy_rounding: int = setting(20, parse=positive)
+    counter_machine_clients: list[str] = setting(
+        parse=texts, factory=lambda: list(DEFAULT_MACHINE_CLIENTS), json_list=True
+    )
+    password: Secret | None = setting(parse=optional(sealed), secret=True)
+    ipinfo_api_key: Secret | None = setting(parse=optional(sealed), secret=True)
+    opencage_api_key: Secret | None = setting(parse=optional(sealed), secret=True)
+
+    mode: ExtractMode = setting(ExtractMode.generic, parse=member(ExtractMode))
+    dandi_api_url: str = setting(DEFAULT_API_URL, parse=text)
+    dandi_mapping: str | None = setting(parse=optional(text))
+    share_git: str | None = setting(parse=optional(text))
+    share_branch: str = setting("main", parse=text)
+    share_path: str = setting("summaries", parse=text)
+    ip_provider: ProviderName | None = setting(parse=optional(member(ProviderName)))
+    mmdb: Path | None = setting(parse=optional(path))
+    vpn_ranges: Path | None = setting(parse=optional(path))
+    ipinfo_url: str | None = setting(parse=optional(text))
+    opencage_url: str | None = setting(parse=optional(text))
+
+
+SETTINGS = {item.name: item for item in fields(Settings)}
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings with the given flag values on top; `None` means the flag was not given."""
     given = {name: value for name, value in overrides.items() if value is not None}
-    try:
-        return Settings(**(read_file_settings() | environment_settings() | given))
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "settings"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"invalid setting {where}: {message} (check {config_file()} and the environment)") from None
+    chosen = read_file_settings() | environment_settings() | given
+    checked: dict[str, Any] = {}
+    for name, value in chosen.items():
+        try:
+            checked[name] = SETTINGS[name].metadata["parse"](value)
+        except ValueError as error:
+            raise ConfigError(f"invalid setting {name}: {error} (check {config_file()} and the environment)") from None
+    return Settings(**checked)
+
+
+def settings_shown(settings: Settings) -> dict[str, Any]:
+    """Every setting as plain text, numbers and lists (for `config show`); secrets only say whether they are set."""
+    shown: dict[str, Any] = {}
+    for name in SETTINGS:
+        value = getattr(settings, name)
+        if SETTINGS[name].metadata["secret"]:
+            shown[name] = "set" if value else "not set"
+        elif isinstance(value, Path | Enum):
+            shown[name] = str(value.value if isinstance(value, Enum) else value)
+        else:
+            shown[name] = value
+    return shown
 
 
 def environment_settings() -> dict[str, Any]:
@@ -122,16 +269,18 @@ def environment_settings() -> dict[str, Any]:
     `operations`, which is comma-separated."""
     environment = {name.upper(): value for name, value in os.environ.items()}
     found: dict[str, Any] = {}
-    for name, field in Settings.model_fields.items():
+    for name, item in SETTINGS.items():
         for variable in (*SEED_NAMES.get(name, ()), f"{ENV_PREFIX}{name.upper()}"):
             if variable in environment:
-                found[name] = decoded(environment[variable], name=name, variable=variable, kind=field.annotation)
+                found[name] = decoded(
+                    environment[variable], name=name, variable=variable, json_list=item.metadata["json_list"]
+                )
                 break
     return found
 
 
-def decoded(value: str, *, name: str, variable: str, kind: Any) -> Any:
-    if name in COMMA_LISTS or get_origin(kind) is not list:
+def decoded(value: str, *, name: str, variable: str, json_list: bool) -> Any:
+    if not json_list:
         return value
     try:
         return json.loads(value)
@@ -165,7 +314,7 @@ def read_file_settings() -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path} must hold a mapping of settings (name: value), not a {type(loaded).__name__}")
     loaded = flattened(loaded, path=path)
-    known = set(Settings.model_fields)
+    known = set(SETTINGS)
     for name in loaded:
         if name not in known:
             raise ConfigError(f"{path}: unknown setting {name!r}; known settings are {', '.join(sorted(known))}")

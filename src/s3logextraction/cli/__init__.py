@@ -3,8 +3,6 @@
 The CLI owns everything process-wide: signals, pyarrow's signal handling, logging, exit codes.
 """
 
-from __future__ import annotations
-
 import logging
 import os
 import signal

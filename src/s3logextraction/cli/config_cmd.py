@@ -1,13 +1,11 @@
 """`config`: where settings and the cache live."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..config import config_file, load_settings, set_cache_dir
+from ..config import config_file, load_settings, set_cache_dir, settings_shown
 from ..ips.exclude import add_excluded_ips, list_excluded_ips, remove_excluded_ips
 from .ip_cmd import current_password
 from .options import CacheOption
@@ -35,10 +33,7 @@ def show() -> None:
     """Print every setting in effect (secrets masked) and where the file is."""
     import yaml
 
-    settings = load_settings()
-    shown = settings.model_dump(mode="json")
-    for secret in ("password", "ipinfo_api_key", "opencage_api_key"):
-        shown[secret] = "set" if shown.get(secret) else "not set"
+    shown = settings_shown(load_settings())
     typer.echo(f"# {config_file()}")
     typer.echo(yaml.safe_dump(shown, sort_keys=True).rstrip())
 

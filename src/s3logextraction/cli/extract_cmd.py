@@ -1,14 +1,12 @@
 """`extract`, `stop`, `status` and `reset extraction`."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ..config import Settings, load_settings, resolve_workers
+from ..config import Settings, load_settings, resolve_workers, revealed
 from ..errors import PartialError, UsageError
 from ..extract import ExtractReport, extract, reset_extraction, stop
 from ..operations import check_operations
@@ -74,7 +72,7 @@ def extraction_options(settings: Settings, *, limit: int | None, retry_failed: b
         "scheduler": settings.dask_scheduler,
         "retry_failed": retry_failed,
         "mode": settings.mode,
-        "password": settings.password.get_secret_value() if settings.password else None,
+        "password": revealed(settings.password),
     }
 
 

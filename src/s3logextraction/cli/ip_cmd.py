@@ -1,17 +1,14 @@
 """`update ip indexes|regions|coordinates|database`, `ip show` and `config key rotate`."""
 
-from __future__ import annotations
-
 import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import SecretStr
 
 from ..cache import CachePaths
-from ..config import Settings, load_settings
+from ..config import Settings, load_settings, revealed
 from ..errors import UsageError
 from ..geolocate import Geolocation, update_ip_coordinates, update_ip_database, update_ip_regions
 from ..ips.admin import MAX_IP_ID, rotate_key, show_ip
@@ -28,11 +25,7 @@ NEW_PASSWORD = "S3_LOG_EXTRACTION_NEW_PASSWORD"
 
 
 def current_password() -> str | None:
-    return secret(load_settings().password)
-
-
-def secret(value: SecretStr | None) -> str | None:
-    return value.get_secret_value() if value else None
+    return revealed(load_settings().password)
 
 
 def geolocation_of(settings: Settings) -> Geolocation:
@@ -52,9 +45,9 @@ def geolocation_of(settings: Settings) -> Geolocation:
         provider=provider,
         mmdb=database,
         vpn_ranges=settings.vpn_ranges,
-        ipinfo_token=secret(settings.ipinfo_api_key),
+        ipinfo_token=revealed(settings.ipinfo_api_key),
         ipinfo_url=settings.ipinfo_url,
-        opencage_key=secret(settings.opencage_api_key),
+        opencage_key=revealed(settings.opencage_api_key),
         opencage_url=settings.opencage_url,
     )
 
@@ -88,7 +81,7 @@ def regions(
         report = update_ip_regions(
             cache=settings.cache,
             geolocation=geolocation_of(settings),
-            password=secret(settings.password),
+            password=revealed(settings.password),
             limit=limit,
             refresh_days=refresh_days,
         )

@@ -1,7 +1,5 @@
 """`parse`: the parser's reading of each line, as TSV."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """`report`: the offline HTML page and PNGs made from the published summaries."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

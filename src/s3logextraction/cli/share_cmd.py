@@ -1,7 +1,5 @@
 """`share`: publish the summaries (and report) to a git repository."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

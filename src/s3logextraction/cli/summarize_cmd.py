@@ -1,7 +1,5 @@
 """`update summaries`, `update totals` and `run`."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -3,8 +3,6 @@
 The testing package is imported only when this command runs: nothing else in the product needs it.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """`validate logs` and `validate cache`: exit 0 when clean, 1 with the problems listed."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,10 +56,12 @@ class EmbeddedProvider:
     name = "embedded"
     batch_size = 5000
 
-    def __init__(self) -> None:
-        from importlib.metadata import version  # read when the embedded data is used, not at every start
+    @cached_property
+    def version(self) -> str:
+        """Read when a label is given: a night with no new IP does not load importlib.metadata."""
+        from importlib.metadata import version
 
-        self.version = version("iptocc")
+        return version("iptocc")
 
     def source(self) -> str:
         return f"iptocc {self.version}"
