@@ -256,8 +256,10 @@ def settings_shown(settings: Settings) -> dict[str, Any]:
         value = getattr(settings, name)
         if SETTINGS[name].metadata["secret"]:
             shown[name] = "set" if value else "not set"
-        elif isinstance(value, Path | Enum):
-            shown[name] = str(value.value if isinstance(value, Enum) else value)
+        elif isinstance(value, Enum):
+            shown[name] = value.value
+        elif isinstance(value, Path):
+            shown[name] = str(value)
         else:
             shown[name] = value
     return shown
