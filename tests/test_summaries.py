@@ -249,6 +249,8 @@ def test_dataset_and_asset_of_a_key(key: str, level: int, expected: tuple[str, s
         ("..", "%2E%2E"),
         ("", "%00"),
         ("archive", "%61rchive"),
+        ("ATTRIBUTION.txt", "%41TTRIBUTION.txt"),
+        ("region_codes_to_coordinates.yaml", "%72egion_codes_to_coordinates.yaml"),
         (".totals.json.tmp", "%2Etotals.json.tmp"),
         ("a/../b", "a/%2E%2E/b"),
     ],

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cache import Cache, CachePaths, make_private_folder
+from .datasets.folders import ARCHIVE_FOLDER, ARCHIVE_TOTALS_FILE, REPORT_FOLDER
 from .errors import InputError, MissingToolError, PartialError, S3LogExtractionError, UsageError
 from .report.page import rebased
 from .sizes import human_bytes
@@ -145,7 +146,7 @@ def describe(changes: list[tuple[str, str]], *, before: str | None, after: str |
     folders: dict[str, set[str]] = {}
     for state, name in changes:
         head, _, rest = name.partition("/")
-        if rest and head not in ("archive", "report"):
+        if rest and head not in (ARCHIVE_FOLDER, REPORT_FOLDER):
             folders.setdefault(head, set()).add(state)
     new = sum(1 for states in folders.values() if states == {"A"})
     removed = sum(1 for states in folders.values() if states == {"D"})
@@ -162,7 +163,7 @@ def share_into(opened: Cache, *, target: ShareTarget) -> ShareReport:
     tree = working_tree(opened.paths, target)
     folder = tree / target.path
     scope = target.path or "."
-    totals = f"{target.path}/archive_totals.json".lstrip("/")
+    totals = f"{target.path}/{ARCHIVE_TOTALS_FILE}".lstrip("/")
     before = git("show", f"HEAD:{totals}", where=tree, check=False).stdout or None
     mirror(published_files(opened.paths), folder)
     git("add", "--all", "--", scope, where=tree)
@@ -173,7 +174,8 @@ def share_into(opened: Cache, *, target: ShareTarget) -> ShareReport:
     committed = False
     message = target.message or ""
     if changes:
-        after = (folder / "archive_totals.json").read_text() if (folder / "archive_totals.json").exists() else None
+        archive_totals = folder / ARCHIVE_TOTALS_FILE
+        after = archive_totals.read_text() if archive_totals.exists() else None
         message = target.message or describe(changes, before=before, after=after)
         identity = [] if git("config", "user.email", where=tree, check=False).stdout.strip() else IDENTITY
         git(*identity, "commit", "--quiet", "-m", message, where=tree)

@@ -12,7 +12,14 @@ from __future__ import annotations
 import hashlib
 
 UNSAFE_SEGMENTS = {"": "%00", ".": "%2E", "..": "%2E%2E"}
-RESERVED = {"archive", "totals.json", "archive_totals.json", "region_codes_to_coordinates.yaml", "report"}
+# What summaries/ holds beside the dataset folders (and the report's folder when it is put there).
+ARCHIVE_FOLDER = "archive"
+TOTALS_FILE = "totals.json"
+ARCHIVE_TOTALS_FILE = "archive_totals.json"
+COORDINATES_FILE = "region_codes_to_coordinates.yaml"
+ATTRIBUTION_FILE = "ATTRIBUTION.txt"
+REPORT_FOLDER = "report"
+RESERVED = {ARCHIVE_FOLDER, TOTALS_FILE, ARCHIVE_TOTALS_FILE, COORDINATES_FILE, ATTRIBUTION_FILE, REPORT_FOLDER}
 MAX_SEGMENT_BYTES = 200
 
 

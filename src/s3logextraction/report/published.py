@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..datasets import dataset_folder
+from ..datasets.folders import ARCHIVE_FOLDER, ARCHIVE_TOTALS_FILE, COORDINATES_FILE, TOTALS_FILE
 from ..errors import InputError
 from ..text import escape_text
 
@@ -24,7 +25,6 @@ TOTAL_FIELDS = (
     "number_of_unique_regions",
     "number_of_unique_countries",
 )
-COORDINATES_FILE = "region_codes_to_coordinates.yaml"
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Published:
         return tsv_rows(self.root / dataset_folder(dataset) / name)
 
     def archive_rows(self, name: str) -> list[dict[str, str]]:
-        return tsv_rows(self.root / "archive" / name)
+        return tsv_rows(self.root / ARCHIVE_FOLDER / name)
 
 
 def json_file(path: Path) -> Any:
@@ -87,8 +87,8 @@ def read_published(root: Path) -> Published:
     places = yaml.load(coordinates_path.read_bytes(), Loader=loader) if coordinates_path.exists() else None
     return Published(
         root=root,
-        totals=json_file(root / "totals.json"),
-        archive=json_file(root / "archive_totals.json"),
+        totals=json_file(root / TOTALS_FILE),
+        archive=json_file(root / ARCHIVE_TOTALS_FILE),
         coordinates={
             str(label): (float(place["latitude"]), float(place["longitude"])) for label, place in (places or {}).items()
         },

@@ -25,6 +25,13 @@ from ..arrow import pa, pc
 from ..cache import FOLDER_MODE, create_private, make_private_folder, sync_filesystem
 from ..datasets import dataset_folder
 from ..datasets.dandi import ASSET_TYPES, asset_types
+from ..datasets.folders import (
+    ARCHIVE_FOLDER,
+    ARCHIVE_TOTALS_FILE,
+    ATTRIBUTION_FILE,
+    COORDINATES_FILE,
+    TOTALS_FILE,
+)
 from ..text import CONTROL_TEXT, escape_text, has_control
 from .aggregate import Aggregates, grouped
 from .counter import COUNTER_COUNTS, counter_sums
@@ -32,8 +39,6 @@ from .privacy import Privacy
 from .regions import country_of, is_place
 
 COUNT_COLUMNS = ("bytes_sent", "number_of_requests", "number_of_downloads")
-COORDINATES_FILE = "region_codes_to_coordinates.yaml"
-ATTRIBUTION_FILE = "ATTRIBUTION.txt"
 COUNTER_FILE = "counter_by_month.tsv"
 COUNTER_HEADER = ("month", "Access_Method", *COUNTER_COUNTS)
 DBIP_ATTRIBUTION = "IP geolocation by DB-IP (https://db-ip.com), licensed under CC BY 4.0."
@@ -258,14 +263,14 @@ def archive_summaries(aggregates: Aggregates, *, privacy: Privacy) -> Files:
     requesters = aggregates.archive_requesters
     counter = ordered(counter_sums(aggregates.by_month_counter, ["month", "Access_Method"]), ["month", "Access_Method"])
     return {
-        "archive/by_day.tsv": tsv(
+        f"{ARCHIVE_FOLDER}/by_day.tsv": tsv(
             ("date", *COUNT_COLUMNS), text_of(text_body(days, columns=("date", *COUNT_COLUMNS), privacy=privacy))
         ),
-        "archive/by_region.tsv": tsv(
+        f"{ARCHIVE_FOLDER}/by_region.tsv": tsv(
             ("region", *COUNT_COLUMNS), text_of(text_body(regions, columns=("region", *COUNT_COLUMNS), privacy=privacy))
         ),
-        "archive/requester_count.tsv": f"{privacy.protect(requesters)}\n".encode(),
-        f"archive/{COUNTER_FILE}": tsv(
+        f"{ARCHIVE_FOLDER}/requester_count.tsv": f"{privacy.protect(requesters)}\n".encode(),
+        f"{ARCHIVE_FOLDER}/{COUNTER_FILE}": tsv(
             COUNTER_HEADER, text_of(text_body(counter, columns=COUNTER_HEADER, privacy=privacy))
         ),
     }
@@ -300,7 +305,7 @@ def totals(aggregates: Aggregates, *, datasets: Sequence[str], privacy: Privacy)
         )
         for dataset in sorted(datasets)
     }
-    return {"totals.json": (json.dumps(figures, indent=2, sort_keys=True) + "\n").encode()}
+    return {TOTALS_FILE: (json.dumps(figures, indent=2, sort_keys=True) + "\n").encode()}
 
 
 def archive_totals(aggregates: Aggregates, *, privacy: Privacy) -> Files:
@@ -311,7 +316,7 @@ def archive_totals(aggregates: Aggregates, *, privacy: Privacy) -> Files:
         regions=pc.unique(aggregates.by_region["region"]).to_pylist(),
         privacy=privacy,
     )
-    return {"archive_totals.json": (json.dumps(figures, indent=2, sort_keys=True) + "\n").encode()}
+    return {ARCHIVE_TOTALS_FILE: (json.dumps(figures, indent=2, sort_keys=True) + "\n").encode()}
 
 
 def coordinates_file(db: sqlite3.Connection) -> Files:
@@ -414,7 +419,7 @@ def remove_stale_folders(root: Path, *, live: set[str]) -> None:
     for summary in sorted(root.rglob("by_day.tsv")):
         folder = summary.parent
         relative = folder.relative_to(root).as_posix()
-        if relative == "archive" or relative in live:
+        if relative == ARCHIVE_FOLDER or relative in live:
             continue
         for name in DATASET_FILES:
             (folder / name).unlink(missing_ok=True)
