@@ -61,6 +61,9 @@ def pending_ids(db: sqlite3.Connection, *, limit: int | None, refresh_days: int 
     return chosen, set(refresh) & set(chosen)
 
 
+UNLABELLED = "FROM ips LEFT JOIN ip_regions USING (ip_id) WHERE ip_regions.ip_id IS NULL"
+
+
 def unclassified_ids(db: sqlite3.Connection) -> list[int]:
     """The IPs without a label, in id order.  IPs are never deleted and their ids only grow, so
     once every IP up to id N had its label (`record_labelled`), a night that indexed no IP above N
@@ -69,10 +72,7 @@ def unclassified_ids(db: sqlite3.Connection) -> list[int]:
     through = meta_value(db, LABELLED_THROUGH)
     if top is None or (through is not None and top <= int(through)):
         return []
-    query = (
-        "SELECT ips.ip_id FROM ips LEFT JOIN ip_regions USING (ip_id) WHERE ip_regions.ip_id IS NULL ORDER BY ips.ip_id"
-    )
-    return [ip_id for (ip_id,) in db.execute(query)]
+    return [ip_id for (ip_id,) in db.execute(f"SELECT ips.ip_id {UNLABELLED} ORDER BY ips.ip_id")]
 
 
 def record_labelled(db: sqlite3.Connection) -> None:
@@ -142,11 +142,7 @@ def classify_chunk(
 
 
 def unclassified(db: sqlite3.Connection) -> int:
-    return int(
-        db.execute(
-            "SELECT count(*) FROM ips LEFT JOIN ip_regions USING (ip_id) WHERE ip_regions.ip_id IS NULL"
-        ).fetchone()[0]
-    )
+    return int(db.execute(f"SELECT count(*) {UNLABELLED}").fetchone()[0])
 
 
 def classify_into(
