@@ -53,18 +53,24 @@ def week_of(dates: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.cast(pc.subtract(pc.cast(dates, pa.int32()), pc.cast(back, pa.int32())), pa.date32())
 
 
+PACKED_LIMIT = 2**62  # packed codes stay below it: 1,000 datasets x 600 weeks x 10**9 assets is about 2**49
+
+
 def weekly_sums(days: pa.Table) -> pa.Table:
-    """Sums per (dataset, week, asset_path), in that order.  Each row's dataset code, week and
+    """Sums per (dataset, week, asset_path), sorted by them.  Each row's dataset code, week and
     asset code (the attribution's dictionaries are in value order) are packed into one int64,
     numpy sorts them and each run is summed: a hash group-by over the three columns took twice
-    the time and half again the memory for a DANDI archive's half a million groups."""
+    the time and half again the memory for a DANDI archive's half a million groups.  Codes too
+    wide to pack into an int64 (far beyond any archive) take the hash group-by, unsorted."""
     import numpy as np  # loaded with pyarrow
 
     datasets, assets = (days[name].combine_chunks() for name in ("dataset", "asset_path"))
-    weeks = week_of(days["date"]).cast(pa.int32()).combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64)
-    if not len(weeks):
-        return grouped(days.append_column("week", week_of(days["date"])), ["dataset", "week", "asset_path"])
-    first, span, width = int(weeks.min()), int(weeks.max() - weeks.min()) // 7 + 1, len(assets.dictionary)
+    monday = week_of(days["date"])
+    weeks = monday.cast(pa.int32()).combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64)
+    first = int(weeks.min()) if len(weeks) else 0
+    span, width = int(weeks.max() - first) // 7 + 1 if len(weeks) else 1, len(assets.dictionary)
+    if not len(weeks) or len(datasets.dictionary) * span * width >= PACKED_LIMIT:  # nothing, or too wide to pack
+        return grouped(days.append_column("week", monday), ["dataset", "week", "asset_path"])
     codes = datasets.indices.to_numpy().astype(np.int64) * span
     codes += (weeks - first) // 7
     del weeks
