@@ -1,6 +1,8 @@
 """What a night costs: `run` after adding one new day (about 3% of the corpus) to a cache that
 holds the rest, against `run` on that day alone in a fresh cache; a no-op `run` against the full
-run; the aggregate store's size against the shards'.  All in one invocation.
+run; the aggregate store's size against the shards'; and a no-op `extract` over a long history
+of small objects in day folders, reading every folder against skipping the sealed ones.  All in
+one invocation.
 
     python benchmarks/bench_nightly.py --size 1G --seed 2
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import corpus_from_arguments
+from common import corpus, corpus_from_arguments, peak_tree_memory
 
 import s3logextraction
 
@@ -34,6 +36,25 @@ def timed_run(logs: Path, cache: Path) -> float:
         stderr=subprocess.DEVNULL,
     )
     return time.perf_counter() - started
+
+
+def history_listing(directory: Path, *, seed: int) -> None:
+    """A no-op `extract` over about 120,000 one-line objects in some 300 day folders: the first
+    reads every folder (and seals them), the next ones read none."""
+    files, _ = corpus(directory, size="50M", seed=seed, file_size="500")
+    logs = directory / "logs"
+    folders = len({path.parent for path in files})
+    command = [SCRIPT, "extract", str(logs), "--workers", "2", "--settle-seconds", "0"]
+    with tempfile.TemporaryDirectory(prefix="s3le-bench-") as scratch:
+        cache = ["--cache", str(Path(scratch) / "cache")]
+        subprocess.run(command + cache, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        every, every_peak = peak_tree_memory(command + cache)
+        runs = [peak_tree_memory(command + cache) for _ in range(3)]
+    sealed, sealed_peak = statistics.median(wall for wall, _ in runs), max(peak for _, peak in runs)
+    print(f"no-op extract over {len(files)} objects in {folders} day folders:")
+    print(f"  reading every folder: {every:.2f} s, peak RSS {every_peak / 1e6:.0f} MB")
+    print(f"  sealed folders skipped (median of 3): {sealed:.2f} s, peak RSS {sealed_peak / 1e6:.0f} MB")
+    print(f"  ratio: {sealed / every:.3f}x")
 
 
 def du(path: Path) -> int:
@@ -74,6 +95,7 @@ def main() -> None:
     print(f"the night on the full cache: {next_night:.2f} s; the night alone in a fresh cache: {fresh:.2f} s")
     print(f"ratio: {next_night / fresh:.2f}x (target <= 2x)")
     print(f"aggregate store: {store / 1e6:.1f} MB = {store / shards:.3f} of the shards ({shards / 1e6:.1f} MB)")
+    history_listing(args.dir.with_name("nightly-history"), seed=args.seed)
 
 
 if __name__ == "__main__":

@@ -21,14 +21,14 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from .errors import InputError, LockedError, S3LogExtractionError, disk_error, storage_errors
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 TABLES = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE batches (
@@ -165,6 +165,15 @@ CREATE INDEX dandi_assets_dandiset ON dandi_assets(dandiset_id);
 INSERT INTO dandi_assets SELECT * FROM dandi_assets_v5;
 DROP TABLE dandi_assets_v5;
 """
+# Version 7: local folders whose every file is committed, with their inode change time when they
+# were sealed; a listing skips them while that time holds (extract/seals.py).
+VERSION_7 = """
+CREATE TABLE sealed_folders (
+    folder TEXT PRIMARY KEY,
+    ctime_ns INTEGER NOT NULL,
+    objects INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
 # How each version gets to the next: the script and the version it leaves (a new DB: all tables).
 MIGRATIONS = {
     0: (TABLES + VERSION_2, 2),
@@ -173,6 +182,7 @@ MIGRATIONS = {
     3: (VERSION_4, 4),
     4: (VERSION_5, 5),
     5: (VERSION_6, 6),
+    6: (VERSION_7, 7),
 }
 
 SHARD_SUFFIXES = {"tsv": ".tsv", "parquet": ".parquet"}
@@ -191,6 +201,15 @@ def meta_value(db: sqlite3.Connection, name: str) -> bytes | None:
 
 
 SUMMARY_INPUTS = "summary_inputs"
+
+
+def rows_for(db: sqlite3.Connection, *, select: str, column: str, keys: Sequence[Any]) -> Iterator[Any]:
+    """The rows of `select` (SELECT ... FROM a table) whose `column` is one of `keys`, asked 500
+    keys at a time (SQLite bounds the values one statement binds): the cost follows the keys
+    asked about, not the table's size."""
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        yield from db.execute(f"{select} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
 
 
 def touch_summary_inputs(db: sqlite3.Connection) -> None:

@@ -19,7 +19,7 @@ from .cache import Cache, utc_now
 from .datasets import check_level
 from .datasets.dandi import DandiSource
 from .errors import PartialError, S3LogExtractionError
-from .extract import ExtractReport, StopRequest, as_source, extract_into
+from .extract import ExtractReport, StopRequest, as_source, extract_into, listing_for
 from .geolocate import Geolocation, coordinates_into, regions_into
 from .ips.coordinates import CoordinatesReport
 from .ips.regions import RegionsReport
@@ -71,7 +71,7 @@ def run(
     rules = privacy or Privacy()
     with stage("extract"):
         logs = as_source(source)
-        listing = logs.list()
+        listing = listing_for(logs, cache=cache)
     with Cache.open_for_writing(cache, command="run", create=True) as opened:
         started = utc_now()
         request = StopRequest(opened.paths, event=stop)

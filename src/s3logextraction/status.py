@@ -35,6 +35,9 @@ def status(*, cache: Path, inventory: Path | None = None) -> dict[str, Any]:
             "SELECT name, value FROM meta WHERE name IN ('operations', 'mode')"
         )}  # fmt: skip
         source = meta_value(db, "source")
+        sealed_folders, sealed_objects = db.execute(
+            "SELECT count(*), coalesce(sum(objects), 0) FROM sealed_folders"
+        ).fetchone()
         figures = {
             "cache": str(paths.root),
             "source": source.decode() if source else None,
@@ -64,6 +67,7 @@ def status(*, cache: Path, inventory: Path | None = None) -> dict[str, Any]:
             ],
             "operations": settings.get("operations"),
             "mode": settings.get("mode"),
+            "sealed_folders": {"folders": sealed_folders, "log_objects": sealed_objects},
             "pending_index": db.execute("SELECT count(*) FROM batches WHERE format = 'tsv'").fetchone()[0],
             "ips": ip_figures(db),
             "regions": region_figures(db),

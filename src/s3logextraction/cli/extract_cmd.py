@@ -180,6 +180,8 @@ def status_command(cache: CacheOption = None, inventory: InventoryOption = None,
             f"  {entry['name']}: {entry['committed_size']} -> {entry['seen_size']} bytes"
             for entry in figures["changed_objects"]
         ),
+        f"sealed folders:  {figures['sealed_folders']['folders']} ({figures['sealed_folders']['log_objects']} log "
+        "objects; not read again until they change)",
         f"pending index:   {figures['pending_index']} shards",
         f"IPs:             {figures['ips']['indexed']} indexed, {figures['ips']['classified']} classified "
         f"({by_reason({name: n for name, n in figures['ips']['by_class'].items() if n})})",

@@ -2,6 +2,7 @@
 
 from .engine import ExtractReport, as_source, extract, extract_into
 from .journal import reset_extraction
+from .seals import listing_for
 from .stop import StopOutcome, StopRequest, stop
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "as_source",
     "extract",
     "extract_into",
+    "listing_for",
     "reset_extraction",
     "stop",
 ]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..arrow import import_now
-from ..cache import Cache, meta_value, transaction
+from ..cache import Cache, meta_value, rows_for, transaction
 from ..errors import ConfigError, UsageError, storage_errors
 from ..gawk import gawk_path
 from ..ips.exclude import excluded_ips
@@ -31,6 +31,7 @@ from .executors import ExecutorName, batch_executor
 from .journal import commit_batch, record_changes
 from .plan import balanced_batch_bytes, plan_batches, plan_objects, settle_from
 from .runner import BatchResult, ChildProcesses, ParserOptions
+from .seals import listing_for, new_seals, record_seals
 from .stop import StopRequest
 
 log = logging.getLogger("s3logextraction")
@@ -165,7 +166,7 @@ def extract(
     `executor="dask"` the batches are parsed on the Dask cluster at `scheduler` (or a local one).
     """
     logs = as_source(source)
-    listing = logs.list()
+    listing = listing_for(logs, cache=cache)
     with Cache.open_for_writing(cache, command="extract", create=True) as opened:
         request = StopRequest(opened.paths, event=stop)
         report = extract_into(
@@ -231,7 +232,7 @@ def extract_into(
         record_source(opened, source)
         parser = ParserOptions(operations=operations, mode=chosen, excluded=excluded_ips(opened.db, password=password))
         indexer.convert_pending(show_progress=False)
-        committed = dict(opened.db.execute("SELECT name, size FROM log_objects").fetchall())
+        committed = committed_sizes(opened, listing=listing)
         failed = {
             name: (size, mtime)
             for name, size, mtime in opened.db.execute("SELECT name, size, mtime_ns FROM failed_objects")
@@ -250,8 +251,9 @@ def extract_into(
         )
         if plan.changed:
             record_changes(opened, plan.changed)
+        record_seals(opened, new_seals(listing, committed=committed, settle_seconds=settle_seconds))
         report = ExtractReport(
-            objects_total=len(listing.objects),
+            objects_total=len(listing.objects) + listing.sealed_objects,
             objects_settling=plan.settling,
             objects_changed=len(plan.changed),
             failed_earlier=plan.failed_earlier,
@@ -278,6 +280,13 @@ def extract_into(
     report.seconds = time.monotonic() - started
     log.debug("extract of %s finished", source.describe())
     return report
+
+
+def committed_sizes(cache: Cache, *, listing: Listing) -> dict[str, int]:
+    """The committed size of each listed object that was committed: looked up by name, so a night
+    that lists one day asks about that day, not about every object of the archive's history."""
+    names = [log_object.name for log_object in listing.objects]
+    return dict(rows_for(cache.db, select="SELECT name, size FROM log_objects", column="name", keys=names))
 
 
 def run_batches(

@@ -99,12 +99,13 @@ def record_changes(cache: Cache, changed: Sequence[tuple[LogObject, int]]) -> No
 
 def reset_extraction(*, cache: Path) -> int:
     """Forgets every committed batch and deletes its shard (the IP index is kept, so ids stay
-    stable); returns the number of batches removed.  The recorded mode and operations go too."""
+    stable); returns the number of batches removed.  The recorded mode and operations go too, and
+    the sealed folders (their files are no longer committed)."""
     with Cache.open_for_writing(cache, command="reset extraction") as opened, storage_errors(what=opened.paths.root):
         with transaction(opened.db) as db:
             removed = db.execute("SELECT count(*) FROM batches").fetchone()[0]
             for table in ("rejects", "kept_by_status", "skipped_lines", "log_objects", "batches",
-                          "failed_objects", "changed_objects", "aggregated_batches"):  # fmt: skip
+                          "failed_objects", "changed_objects", "aggregated_batches", "sealed_folders"):  # fmt: skip
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM meta WHERE name IN ('operations', 'mode', 'aggregate_generation')")
         for shard in opened.paths.shards.iterdir():

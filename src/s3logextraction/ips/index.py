@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..arrow import pa, pc, pq
-from ..cache import Cache, create_private, fsync_directory, transaction
+from ..cache import Cache, create_private, fsync_directory, rows_for, transaction
 from ..errors import storage_errors
 from ..progress import progress_bar
 from ..rows import read_rows
@@ -70,15 +70,10 @@ class IdTable:
         self.seen: dict[bytes, int] = {}
 
     def stored(self, keys: list[bytes]) -> dict[bytes, int]:
-        found: dict[bytes, int] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            query = (
-                f"SELECT {self.key_column}, {self.id_column} FROM {self.table} "
-                f"WHERE {self.key_column} IN ({','.join('?' * len(chunk))})"
-            )
-            found.update((bytes(key), int(ident)) for key, ident in self.db.execute(query, chunk))
-        return found
+        select = f"SELECT {self.key_column}, {self.id_column} FROM {self.table}"
+        return {
+            bytes(key): int(ident) for key, ident in rows_for(self.db, select=select, column=self.key_column, keys=keys)
+        }
 
     def assign(self, distinct: pa.Array) -> tuple[pa.Array, list[tuple[object, ...]]]:
         values = distinct.to_pylist()

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from ..errors import UsageError
-from .base import GZIP_MAGIC, Listing, LogObject, LogSource, decompressed
+from .base import GZIP_MAGIC, Listing, LogObject, LogSource, Seal, decompressed
 from .local import LocalFolder
 
 
@@ -19,4 +19,4 @@ def open_source(location: Path | str, *, endpoint_url: str | None = None, invent
     return LocalFolder(Path(location))
 
 
-__all__ = ["GZIP_MAGIC", "Listing", "LocalFolder", "LogObject", "LogSource", "decompressed", "open_source"]
+__all__ = ["GZIP_MAGIC", "Listing", "LocalFolder", "LogObject", "LogSource", "Seal", "decompressed", "open_source"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
@@ -31,12 +31,36 @@ class LogObject:
     location: str  # a str, not a Path: building 100,000 Path objects costs more than listing them
 
 
+@dataclass(frozen=True)
+class Seal:
+    """A folder of a local source whose every entry was a committed log object: while its inode
+    change time (which any entry added, removed or renamed moves) stays `ctime_ns`, a listing
+    does not read it again, and counts its `objects`."""
+
+    ctime_ns: int
+    objects: int
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A folder a listing read: its change time when it was read, and whether it held regular,
+    non-hidden files only (no subfolder, nothing passed over), as a folder must to be sealed."""
+
+    ctime_ns: int
+    files_only: bool
+
+
 @dataclass
 class Listing:
-    """The log objects of a source, sorted by name, and what was passed over, by reason."""
+    """The log objects of a source, sorted by name, and what was passed over, by reason; for a
+    local folder also the folders read (by escaped relative name, "" for the root, "2024/01/02/"
+    below it), the objects of the sealed folders not read, and when the listing started."""
 
     objects: list[LogObject] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    folders: dict[str, Folder] = field(default_factory=dict)
+    sealed_objects: int = 0
+    started_ns: int = 0
 
 
 class LogSource(Protocol):
@@ -51,7 +75,10 @@ class LogSource(Protocol):
 
     def describe(self) -> str: ...
 
-    def list(self) -> Listing: ...
+    def list(self, *, sealed: Mapping[str, Seal] | None = None) -> Listing:
+        """Every log object, except those of `sealed` folders that did not change since (a local
+        folder's; other sources list everything)."""
+        ...
 
     def open(self, log_object: LogObject) -> BinaryIO:
         """The object's bytes as stored (compressed or not)."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import stat
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import InputError
 from ..text import escape_bytes, escape_text
-from .base import GZIP_MAGIC, Listing, LogObject
+from .base import GZIP_MAGIC, Folder, Listing, LogObject, Seal
 
 
 class LocalFolder:
@@ -31,8 +33,12 @@ class LocalFolder:
     def describe(self) -> str:
         return escape_text(str(self.root))
 
-    def list(self) -> Listing:
-        """Every log object under the root, sorted by name (AWS names sort by time)."""
+    def list(self, *, sealed: Mapping[str, Seal] | None = None) -> Listing:
+        """Every log object under the root, sorted by name (AWS names sort by time), except in the
+        `sealed` folders whose change time is still the one they were sealed with: a night then
+        reads the folders that changed, not the archive's years of day folders."""
+        seals = sealed or {}
+        listing = Listing(started_ns=time.time_ns())
         root = os.fsencode(self.root)
         try:
             top = os.stat(root)
@@ -42,18 +48,25 @@ class LocalFolder:
             raise InputError(f"{self.describe()}: log folder cannot be read ({error.strerror})") from None
         if not stat.S_ISDIR(top.st_mode):
             raise InputError(f"{self.describe()}: not a folder")
-        listing = Listing()
         visited = {(top.st_dev, top.st_ino)}
-        pending = [(root, b"")]
+        pending = [(root, b"", top.st_ctime_ns)]
         while pending:
-            folder, prefix = pending.pop()
+            folder, prefix, ctime_ns = pending.pop()
+            name = escape_bytes(prefix)
+            seal = seals.get(name)
+            if seal is not None and seal.ctime_ns == ctime_ns:
+                listing.sealed_objects += seal.objects
+                continue
             try:
                 entries = list(os.scandir(folder))
             except OSError:
                 listing.skipped["unreadable folder"] += 1
                 continue
+            folders_before, skipped_before = len(pending), listing.skipped.total()
             for entry in entries:
                 add_entry(entry, prefix=prefix, listing=listing, pending=pending, visited=visited)
+            files_only = len(pending) == folders_before and listing.skipped.total() == skipped_before
+            listing.folders[name] = Folder(ctime_ns=ctime_ns, files_only=files_only)
         listing.objects.sort(key=lambda log_object: log_object.name)
         return listing
 
@@ -76,7 +89,7 @@ def add_entry(
     *,
     prefix: bytes,
     listing: Listing,
-    pending: list[tuple[bytes, bytes]],
+    pending: list[tuple[bytes, bytes, int]],
     visited: set[tuple[int, int]],
 ) -> None:
     if entry.name.startswith(b"."):
@@ -93,7 +106,7 @@ def add_entry(
             listing.skipped["folder seen twice (symlink loop)"] += 1
             return
         visited.add(identity)
-        pending.append((entry.path, prefix + entry.name + b"/"))
+        pending.append((entry.path, prefix + entry.name + b"/", info.st_ctime_ns))
     elif stat.S_ISREG(info.st_mode):
         listing.objects.append(
             LogObject(

@@ -17,7 +17,7 @@ import errno
 import io
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 
 from ..errors import InputError, MissingToolError, ServiceError
 from ..text import escape_bytes, escape_text
-from .base import CHUNK, Listing, LogObject
+from .base import CHUNK, Listing, LogObject, Seal
 from .inventory import inventory_entries
 
 INSTALL_HINT = "reading logs from S3 needs the [s3] extra: pip install 's3logextraction[s3]'"
@@ -138,7 +138,8 @@ class S3Bucket:
     def describe(self) -> str:
         return str(self.location)
 
-    def list(self) -> Listing:
+    def list(self, *, sealed: Mapping[str, Seal] | None = None) -> Listing:
+        """Every object under the prefix (S3 has no folder change time: nothing is sealed)."""
         if self.inventory is not None:
             return inventory_listing(self.inventory, location=self.location)
         return listing_of(self.live_listing(), prefix=self.location.prefix)
