@@ -284,6 +284,7 @@ def test_a_version_5_dandi_attribution_is_kept_and_clustered(tmp_path: Path) -> 
         pass
     db = sqlite3.connect(cache / "state.sqlite")
     db.executescript(
+        "DROP TABLE sealed_folders;"  # version 7
         "DROP INDEX dandi_assets_dandiset; DROP TABLE dandi_assets;"
         "CREATE TABLE dandi_assets (content_id TEXT NOT NULL, dandiset_id TEXT NOT NULL, path TEXT NOT NULL,"
         " version TEXT NOT NULL, version_modified TEXT NOT NULL, source TEXT NOT NULL,"
@@ -299,6 +300,7 @@ def test_a_version_5_dandi_attribution_is_kept_and_clustered(tmp_path: Path) -> 
         ]
         sql = opened.db.execute("SELECT sql FROM sqlite_master WHERE name = 'dandi_assets'").fetchone()[0]
         assert "WITHOUT ROWID" in sql and opened.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert opened.db.execute("SELECT count(*) FROM sealed_folders").fetchone()[0] == 0
 
 
 def test_a_cache_from_a_newer_version_is_refused(tmp_path: Path) -> None:
