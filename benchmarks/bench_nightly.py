@@ -39,7 +39,7 @@ def timed_run(logs: Path, cache: Path) -> float:
 
 
 def history_listing(directory: Path, *, seed: int) -> None:
-    """A no-op `extract` over about 120,000 one-line objects in some 300 day folders: the first
+    """A no-op `extract` over about 100,000 one-line objects in some 250 day folders: the first
     reads every folder (and seals them), the next ones read none."""
     files, _ = corpus(directory, size="50M", seed=seed, file_size="500")
     logs = directory / "logs"
