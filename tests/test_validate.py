@@ -11,9 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from s3logextraction.cache import CachePaths, reader
 from s3logextraction.pipeline import run
 from s3logextraction.sources import LocalFolder
 from s3logextraction.validate import validate_cache, validate_logs
+from s3logextraction.validate.cache import quick_checks
 
 from .conftest import age, cli
 from .test_counter import request
@@ -150,6 +152,19 @@ def test_validate_cache_finds_counts_modes_and_raw_ips(cache: Path) -> None:
         f"batch {shard.stem}: shard has 2 rows, the DB says 3",
         "file summaries/archive/by_day.tsv has mode 0644 (expected 0600 or stricter)",
     ]
+
+
+def test_line_counts_against_the_log_objects_in_full_and_for_a_night(cache: Path) -> None:
+    with sqlite3.connect(cache / "state.sqlite") as db:
+        batch, committed_at = db.execute("SELECT batch_id, committed_at FROM batches ORDER BY batch_id").fetchone()
+        db.execute("UPDATE log_objects SET lines = lines + 2 WHERE batch_id = ?", (batch,))
+        read = db.execute("SELECT lines_read FROM batches WHERE batch_id = ?", (batch,)).fetchone()[0]
+    expected = [f"batch {batch}: {read} lines read, but its log objects hold {read + 2}"]
+    assert validate_cache(cache=cache).problems == expected
+    assert validate_cache(cache=cache, quick=True).problems == expected
+    with reader(CachePaths.of(cache)) as db:
+        assert quick_checks(CachePaths.of(cache), db, since=committed_at).problems == expected
+        assert quick_checks(CachePaths.of(cache), db, since="2999").problems == [], "a night checks its own batches"
 
 
 def test_run_ends_with_the_quick_check(cache: Path, tmp_path: Path) -> None:

@@ -95,17 +95,17 @@ def validate_cache(
 
 
 def quick_check(opened: Cache, *, since: str) -> CacheCheck:
-    """The quick check in a cache the caller holds, as `run` does at its end (footers of the
-    batches committed at or after `since` only)."""
+    """The quick check in a cache the caller holds, as `run` does at its end (line counts and
+    footers of the batches committed at or after `since` only)."""
     return quick_checks(opened.paths, opened.db, since=since)
 
 
 def quick_checks(paths: CachePaths, db: sqlite3.Connection, *, since: str) -> CacheCheck:
-    """Names against the DB, lines per batch, modes, and the Parquet footers (row count, ip_id
-    range) of the batches committed at or after `since`."""
+    """Names against the DB, modes, and the lines and Parquet footers (row count, ip_id range) of
+    the batches committed at or after `since`."""
     check = CacheCheck(root=paths.root, quick=True)
     batches = committed(db)
-    check.problems += shard_files(paths, batches) + line_counts(db)
+    check.problems += shard_files(paths, batches) + line_counts(db, since=since)
     recent = {row[0] for row in db.execute("SELECT batch_id FROM batches WHERE committed_at >= ?", (since,))}
     top = db.execute("SELECT max(ip_id) FROM ips").fetchone()[0] or 0
     for batch in batches:
@@ -147,12 +147,14 @@ def shard_files(paths: CachePaths, batches: list[Batch]) -> list[str]:
     return problems
 
 
-def line_counts(db: sqlite3.Connection) -> list[str]:
-    """A batch's lines read equal the lines of its log objects."""
+def line_counts(db: sqlite3.Connection, *, since: str = "") -> list[str]:
+    """A batch's lines read equal the lines of its log objects (for the batches committed at or
+    after `since`: a night's check reads the night's log objects, not the archive's)."""
     rows = db.execute(
         "SELECT b.batch_id, b.lines_read, coalesce(sum(o.lines), 0) FROM batches b "
-        "LEFT JOIN log_objects o ON o.batch_id = b.batch_id GROUP BY b.batch_id "
-        "HAVING b.lines_read != coalesce(sum(o.lines), 0)"
+        "LEFT JOIN log_objects o ON o.batch_id = b.batch_id WHERE b.committed_at >= ? GROUP BY b.batch_id "
+        "HAVING b.lines_read != coalesce(sum(o.lines), 0)",
+        (since,),
     ).fetchall()
     return [f"batch {batch}: {read} lines read, but its log objects hold {lines}" for batch, read, lines in rows]
 
