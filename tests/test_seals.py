@@ -116,3 +116,13 @@ def test_reset_extraction_forgets_the_seals(tmp_path: Path) -> None:
     assert read_seals(cache) == {}
     again = extract(logs, cache=cache, settle_seconds=0)
     assert (again.objects_done, again.lines_kept) == (4, 10), "every file is extracted again"
+
+
+@pytest.mark.usefixtures("no_floor")
+def test_a_cache_path_with_uri_characters_is_read_as_it_is(tmp_path: Path) -> None:
+    """The read-only connections (the seals, `status`, `validate`) open the DB by URI."""
+    logs, cache = days(tmp_path), tmp_path / "a #1?%41" / "cache"
+    for _ in range(2):
+        extract(logs, cache=cache, settle_seconds=0)
+    assert status(cache=cache)["sealed_folders"] == {"folders": 3, "log_objects": 4}
+    assert set(read_seals(cache)) == {"2019/02/01/", "2019/02/02/", ODD}

@@ -21,6 +21,7 @@ import os
 import sqlite3
 import stat
 import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -420,7 +421,9 @@ def create_database(path: Path) -> None:
 def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     """A connection in WAL mode (readers such as `status` never block the writer)."""
     if read_only:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None)
+        # a URI: `#`, `?` and `%` in the path are percent-encoded, or SQLite would read another path
+        location = f"file:{urllib.parse.quote(os.fspath(path))}?mode=ro"
+        connection = sqlite3.connect(location, uri=True, timeout=30, isolation_level=None)
         check_version(schema_version(connection), path=path)
     else:
         if not path.exists():
