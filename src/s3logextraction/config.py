@@ -8,7 +8,9 @@ password also keep the names operators already use (`IPINFO_API_KEY`, `OPENCAGE_
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -112,11 +114,11 @@ def at_least_zero(value: Any) -> int:
 
 
 def seconds(value: Any) -> float:
-    try:
-        number = float(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else None
-    except ValueError:
-        number = None
-    if number is None or number != number:  # NaN is no duration
+    number = math.nan  # not a number of seconds, as NaN itself is not
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError):
+            number = float(value)
+    if math.isnan(number):
         raise ValueError(f"{value!r} is not a number of seconds")
     if number < 0:
         raise ValueError(f"{value!r} is below 0")
@@ -144,7 +146,7 @@ def operation_names(value: Any) -> list[str]:
         raise ValueError(str(error)) from None
 
 
-def sealed(value: Any) -> Secret:
+def secret_text(value: Any) -> Secret:
     if isinstance(value, Secret):
         return value
     if not isinstance(value, str):
@@ -216,9 +218,9 @@ class Settings:
     counter_machine_clients: list[str] = setting(
         parse=texts, factory=lambda: list(DEFAULT_MACHINE_CLIENTS), json_list=True
     )
-    password: Secret | None = setting(parse=optional(sealed), secret=True)
-    ipinfo_api_key: Secret | None = setting(parse=optional(sealed), secret=True)
-    opencage_api_key: Secret | None = setting(parse=optional(sealed), secret=True)
+    password: Secret | None = setting(parse=optional(secret_text), secret=True)
+    ipinfo_api_key: Secret | None = setting(parse=optional(secret_text), secret=True)
+    opencage_api_key: Secret | None = setting(parse=optional(secret_text), secret=True)
 
     mode: ExtractMode = setting(ExtractMode.generic, parse=member(ExtractMode))
     dandi_api_url: str = setting(DEFAULT_API_URL, parse=text)
@@ -252,9 +254,9 @@ def load_settings(**overrides: Any) -> Settings:
 def settings_shown(settings: Settings) -> dict[str, Any]:
     """Every setting as plain text, numbers and lists (for `config show`); secrets only say whether they are set."""
     shown: dict[str, Any] = {}
-    for name in SETTINGS:
+    for name, item in SETTINGS.items():
         value = getattr(settings, name)
-        if SETTINGS[name].metadata["secret"]:
+        if item.metadata["secret"]:
             shown[name] = "set" if value else "not set"
         elif isinstance(value, Enum):
             shown[name] = value.value

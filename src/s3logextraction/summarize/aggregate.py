@@ -67,8 +67,8 @@ def weekly_sums(days: pa.Table) -> pa.Table:
     datasets, assets = (days[name].combine_chunks() for name in ("dataset", "asset_path"))
     monday = week_of(days["date"])
     weeks = monday.cast(pa.int32()).combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64)
-    first = int(weeks.min()) if len(weeks) else 0
-    span, width = int(weeks.max() - first) // 7 + 1 if len(weeks) else 1, len(assets.dictionary)
+    first, last = (int(weeks.min()), int(weeks.max())) if len(weeks) else (0, 0)
+    span, width = (last - first) // 7 + 1, len(assets.dictionary)
     if not len(weeks) or len(datasets.dictionary) * span * width >= PACKED_LIMIT:  # nothing, or too wide to pack
         return grouped(days.append_column("week", monday), ["dataset", "week", "asset_path"])
     codes = datasets.indices.to_numpy().astype(np.int64) * span
