@@ -61,8 +61,14 @@ BEGIN {
     split("31 28 31 30 31 30 31 31 30 31 30 31", DAYS, " ")
     T = "[^ \t\"]+"
     N = "([0-9]+|-)"
+    # A dotted quad as Python's ipaddress reads it: each number 0-255, no leading zero (an address
+    # is one requester however it is written only if every written form is one address).
+    OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+    IPV4 = OCTET "\\." OCTET "\\." OCTET "\\." OCTET
+    IPV4_ONLY = "^" IPV4 "$"
+    HEX_GROUP = "^[0-9A-Fa-f][0-9A-Fa-f]?[0-9A-Fa-f]?[0-9A-Fa-f]?$"
     FAST_LINE = "^" T " " T " \\[[0-3][0-9]/[A-Z][a-z][a-z]/[0-9][0-9][0-9][0-9]:([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] " \
-        "[+-][0-9][0-9][0-5][0-9]\\] ([0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*|-) " \
+        "[+-][0-9][0-9][0-5][0-9]\\] (" IPV4 "|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*|-) " \
         T " " T " " T " " T " \"" T " " T " " T "\" ([0-9][0-9][0-9]|-) " T " " N " " N " " N " " N " " \
         "\"[^ \t\"]*\" \"[^\"\t]*\"( [^\" ]+ [^\" ]+ | [^\" ]+ [^\" ]+$| [^\" ]+$|$)"
     AGENT_END = "^( [^\" ]+( [^\" ]+)+( |$)|( [^\" ]+)*$)"
@@ -70,7 +76,6 @@ BEGIN {
     # Nine tokens before the URI, spelled out: gawk compiles an interval {9} into a slow matcher.
     PREFIX = "^[ \t]*"
     for (i = 1; i <= 9; i++) PREFIX = PREFIX "[^ \t]+[ \t]+"
-    IP = "^([0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*|-)$"
     TIME = "^\\[[0-3][0-9]/[A-Z][a-z][a-z]/[0-9][0-9][0-9][0-9]:([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
     label = ""
 }
@@ -97,7 +102,7 @@ BEGINFILE {
     else if ($0 ~ FAST_LINE) {
         # Written out here rather than in a function: a call costs more than this body.
         agent = substr($0, index($0, "\" \"") + 3)
-        record($3, $4, $5, $8, $9, $13, $15, $16, substr(agent, 1, index(agent, "\"") - 1), 1)
+        record($3, $4, $5, $8, $9, $13, $15, $16, substr(agent, 1, index(agent, "\"") - 1), !index($5, ":"))
     } else slow()
 }
 
@@ -165,7 +170,7 @@ function user_agent(tail,    at, u, pos, q) {
 function record(time, zone, ip, op, key, status, bytes, size, ua, ip_checked,    ts, keep, note, slash) {
     if ((ts = UTC[time]) == "" || zone != "+0000]") ts = utc(time, zone)
     if (ts == "") return reject("invalid_time")
-    if (!ip_checked && ip !~ IP) return reject("invalid_remote_ip")
+    if (!ip_checked && !valid_ip(ip)) return reject("invalid_remote_ip")
     if (bytes == "-") bytes = 0
     else if (length(bytes) > 18 && too_big(bytes)) return reject("number_out_of_range")
     if (size == "-") size = ""
@@ -191,6 +196,37 @@ function record(time, zone, ip, op, key, status, bytes, size, ua, ip_checked,   
     if (ua ~ /[\000-\037\177\\]/) ua = esc(ua)
     print ts, key, op, status, bytes, size, ip, ua
     return 1
+}
+
+# "-" (an AWS service), a dotted quad or an IPv6 address (RFC 4291 text forms, an IPv4 tail
+# included): `999.1.1.1` and `192.0.2.7:443` are not addresses.  IPv6 answers are memoised (the
+# table is bounded as the times' are).
+function valid_ip(ip,    at, head, tail, ok) {
+    if (ip == "-" || ip ~ IPV4_ONLY) return 1
+    if (!index(ip, ":")) return 0
+    if (ip in V6) return V6[ip]
+    if (++v6_cached > 100000) { delete V6; v6_cached = 0 }
+    if (length(ip) > 45) ok = 0
+    else if (!(at = index(ip, "::"))) ok = (hex_groups(ip, 1) == 8)
+    else if (index(substr(ip, at + 1), "::")) ok = 0
+    else {
+        head = hex_groups(substr(ip, 1, at - 1), 0)
+        tail = hex_groups(substr(ip, at + 2), 1)
+        ok = (head >= 0 && tail >= 0 && head + tail <= 7)
+    }
+    return V6[ip] = ok
+}
+
+# How many 16-bit groups `text` (groups of 1-4 hex digits between colons) stands for, a dotted
+# quad at its end (where `quad_ok`) counting two; -1 when it is not such a text.
+function hex_groups(text, quad_ok,    n, i, parts) {
+    if (text == "") return 0
+    n = split(text, parts, ":")
+    for (i = 1; i <= n; i++) {
+        if (i == n && quad_ok && index(parts[i], ".")) return (parts[i] ~ IPV4_ONLY) ? n + 1 : -1
+        if (parts[i] !~ HEX_GROUP) return -1
+    }
+    return n
 }
 
 # A blob (blobs/ and a name) or a Zarr store or chunk (zarr/ and a non-empty store id).

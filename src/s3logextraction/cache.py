@@ -18,18 +18,19 @@ import ctypes
 import fcntl
 import json
 import os
+import re
 import sqlite3
 import stat
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from .errors import InputError, LockedError, S3LogExtractionError, disk_error, storage_errors
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 TABLES = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE batches (
@@ -175,8 +176,34 @@ CREATE TABLE sealed_folders (
     objects INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
-# How each version gets to the next: the script and the version it leaves (a new DB: all tables).
-MIGRATIONS = {
+
+
+def mask_stored_agents(connection: sqlite3.Connection) -> None:
+    """Version 8: changed objects keep both modification times (an object replaced by one of the
+    same size is a change), and user agents are stored with the addresses they quote masked (`<ip>`).  Agents an
+    older version stored verbatim are masked in place; one whose masked text another agent
+    already has keeps its id (shards name it) with its id added to the text, so the table stays
+    unique and no address remains."""
+    from .addresses import AGENT_PREFILTER, masked_agent
+
+    pattern = re.compile(AGENT_PREFILTER.encode())
+    rows = connection.execute("SELECT user_agent_id, text FROM user_agents").fetchall()
+    connection.execute("ALTER TABLE changed_objects ADD COLUMN committed_mtime_ns INTEGER")
+    connection.execute("ALTER TABLE changed_objects ADD COLUMN seen_mtime_ns INTEGER")
+    taken = {text if isinstance(text, bytes) else text.encode() for _, text in rows}
+    for agent_id, text in rows:
+        raw = text if isinstance(text, bytes) else text.encode()
+        if not pattern.search(raw) or (masked := masked_agent(raw)) == raw:
+            continue
+        if masked in taken:
+            masked += f" (agent {agent_id})".encode()
+        taken.add(masked)
+        connection.execute("UPDATE user_agents SET text = ? WHERE user_agent_id = ?", (masked, agent_id))
+
+
+# How each version gets to the next: the script (or function) and the version it leaves (a new DB:
+# all tables).
+MIGRATIONS: dict[int, tuple[str | Callable[[sqlite3.Connection], None], int]] = {
     0: (TABLES + VERSION_2, 2),
     1: (MIGRATE_1_TO_2, 2),
     2: (VERSION_3, 3),
@@ -184,6 +211,7 @@ MIGRATIONS = {
     4: (VERSION_5, 5),
     5: (VERSION_6, 6),
     6: (VERSION_7, 7),
+    7: (mask_stored_agents, 8),
 }
 
 SHARD_SUFFIXES = {"tsv": ".tsv", "parquet": ".parquet"}
@@ -394,6 +422,9 @@ def migrate(connection: sqlite3.Connection, *, path: Path) -> None:
             return  # another writer migrated it first
         while version < SCHEMA_VERSION:
             script, version = MIGRATIONS[version]
+            if callable(script):
+                script(connection)
+                continue
             for statement in split_statements(script):
                 connection.execute(statement)
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -60,9 +60,17 @@ def status(*, cache: Path, inventory: Path | None = None) -> dict[str, Any]:
                 )
             ],
             "changed_objects": [
-                {"name": name, "committed_size": committed, "seen_size": seen, "seen_at": when}
-                for name, committed, seen, when in db.execute(
-                    "SELECT name, committed_size, seen_size, seen_at FROM changed_objects ORDER BY name"
+                {
+                    "name": name,
+                    "committed_size": committed,
+                    "seen_size": seen,
+                    "seen_at": when,
+                    "committed_mtime_ns": committed_mtime,
+                    "seen_mtime_ns": seen_mtime,
+                }
+                for name, committed, seen, when, committed_mtime, seen_mtime in db.execute(
+                    "SELECT name, committed_size, seen_size, seen_at, committed_mtime_ns, seen_mtime_ns "
+                    "FROM changed_objects ORDER BY name"
                 )
             ],
             "operations": settings.get("operations"),

@@ -175,9 +175,10 @@ def status_command(cache: CacheOption = None, inventory: InventoryOption = None,
         f"rejected:        {by_reason(figures['rejected_by_reason'])}",
         f"failed objects:  {len(figures['failed_objects'])}",
         *(f"  {entry['name']}: {entry['reason']}" for entry in figures["failed_objects"]),
-        f"changed objects: {len(figures['changed_objects'])} (size changed after commit; not counted again)",
+        f"changed objects: {len(figures['changed_objects'])} (size or mtime changed after commit; not counted again)",
         *(
             f"  {entry['name']}: {entry['committed_size']} -> {entry['seen_size']} bytes"
+            + (", modified again" if entry["committed_mtime_ns"] not in (None, entry["seen_mtime_ns"]) else "")
             for entry in figures["changed_objects"]
         ),
         f"sealed folders:  {figures['sealed_folders']['folders']} ({figures['sealed_folders']['log_objects']} log "

@@ -29,7 +29,7 @@ from ..progress import progress_bar
 from ..sources import Listing, LogObject, LogSource, open_source
 from .executors import ExecutorName, batch_executor
 from .journal import commit_batch, record_changes
-from .plan import balanced_batch_bytes, plan_batches, plan_objects, settle_from
+from .plan import Committed, balanced_batch_bytes, plan_batches, plan_objects, settle_from
 from .runner import BatchResult, ChildProcesses, ParserOptions
 from .seals import listing_for, new_seals, record_seals
 from .stop import StopRequest
@@ -282,11 +282,12 @@ def extract_into(
     return report
 
 
-def committed_sizes(cache: Cache, *, listing: Listing) -> dict[str, int]:
-    """The committed size of each listed object that was committed: looked up by name, so a night
-    that lists one day asks about that day, not about every object of the archive's history."""
+def committed_sizes(cache: Cache, *, listing: Listing) -> dict[str, Committed]:
+    """The committed size and mtime of each listed object that was committed: looked up by name, so
+    a night that lists one day asks about that day, not about every object of the archive's history."""
     names = [log_object.name for log_object in listing.objects]
-    return dict(rows_for(cache.db, select="SELECT name, size FROM log_objects", column="name", keys=names))
+    rows = rows_for(cache.db, select="SELECT name, size, mtime_ns FROM log_objects", column="name", keys=names)
+    return {name: (size, mtime_ns) for name, size, mtime_ns in rows}
 
 
 def run_batches(

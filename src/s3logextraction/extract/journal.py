@@ -18,6 +18,7 @@ from ..cache import Cache, transaction, utc_now
 from ..errors import storage_errors
 from ..ips.index import Indexer
 from ..sources import LogObject
+from .plan import Committed
 from .runner import BatchResult
 
 
@@ -88,12 +89,16 @@ def record_failures(db: sqlite3.Connection, failed: Sequence[tuple[LogObject, st
     )
 
 
-def record_changes(cache: Cache, changed: Sequence[tuple[LogObject, int]]) -> None:
-    """Objects whose size differs from the size they were committed with: reported, never counted again."""
+def record_changes(cache: Cache, changed: Sequence[tuple[LogObject, Committed]]) -> None:
+    """Objects whose size or mtime differs from what they were committed with: reported, never
+    counted again."""
     with transaction(cache.db) as db:
         db.executemany(
-            "INSERT OR REPLACE INTO changed_objects VALUES (?, ?, ?, ?)",
-            [(log_object.name, committed, log_object.size, utc_now()) for log_object, committed in changed],
+            "INSERT OR REPLACE INTO changed_objects VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (log_object.name, size, log_object.size, utc_now(), mtime_ns, log_object.mtime_ns)
+                for log_object, (size, mtime_ns) in changed
+            ],
         )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..sources import LogObject
 
 DAY_NS = 86_400 * 10**9
+Committed = tuple[int, int | None]  # a committed log object's size and modification time (None: not recorded)
 BATCHES_PER_WORKER = 4
 SMALLEST_BALANCED_BATCH = 4 * 1024 * 1024  # each batch costs a gawk start, a shard and a commit
 
@@ -18,7 +19,7 @@ class Plan:
 
     todo: list[LogObject] = field(default_factory=list)
     committed: int = 0
-    changed: list[tuple[LogObject, int]] = field(default_factory=list)
+    changed: list[tuple[LogObject, Committed]] = field(default_factory=list)
     settling: int = 0
     failed_earlier: int = 0
     over_limit: int = 0
@@ -27,23 +28,24 @@ class Plan:
 def plan_objects(
     objects: Sequence[LogObject],
     *,
-    committed: dict[str, int],
+    committed: Mapping[str, Committed],
     failed: dict[str, tuple[int, int | None]],
     settle_from_ns: int,
     retry_failed: bool,
     limit: int | None,
 ) -> Plan:
     """Sorts objects by identity (their name): committed ones are never extracted again (one whose
-    size changed since is reported); one modified at or after `settle_from_ns` may still be written
+    size or modification time changed since is reported: an object replaced by another of the same
+    size is a change too); one modified at or after `settle_from_ns` may still be written
     (or, on S3, its day may still be delivered) and waits; one that failed waits until its size or
     mtime changes or `retry_failed`."""
     plan = Plan()
     for log_object in objects:
-        size = committed.get(log_object.name)
-        if size is not None:
+        known = committed.get(log_object.name)
+        if known is not None:
             plan.committed += 1
-            if size != log_object.size:
-                plan.changed.append((log_object, size))
+            if not same_object(log_object, known):
+                plan.changed.append((log_object, known))
         elif log_object.mtime_ns >= settle_from_ns:
             plan.settling += 1
         elif not retry_failed and failed.get(log_object.name) == (log_object.size, log_object.mtime_ns):
@@ -53,6 +55,15 @@ def plan_objects(
         else:
             plan.todo.append(log_object)
     return plan
+
+
+def same_object(log_object: LogObject, committed: Committed | None) -> bool:
+    """Whether a listed object is the one committed under its name (same size, and same mtime
+    where the commit recorded one)."""
+    if committed is None:
+        return False
+    size, mtime_ns = committed
+    return size == log_object.size and (mtime_ns is None or mtime_ns == log_object.mtime_ns)
 
 
 def settle_from(*, now_ns: int, settle_seconds: float, settle_days: int) -> int:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from ..addresses import requester_rows
 from ..arrow import pa, pc
 from ..errors import AbortedError, S3LogExtractionError, disk_error, no_space
 from ..gawk import gawk_command, gawk_environment
@@ -33,6 +34,8 @@ from ..operations import ExtractMode
 from ..rows import Output, read_rows
 from ..sources import LogObject, LogSource
 from ..sources.fifo import UNREADABLE, FifoFeed, failure_reason
+
+CHANGED_WHILE_READ = "changed while being read (it is read again once it has settled)"
 
 
 @dataclass(frozen=True)
@@ -250,8 +253,10 @@ def run_readable(
     assign: Callable[[LogObject], dict[str, str]] | None = None,
 ) -> GawkRun:
     """gawk in `awk_mode` over `objects` (`assign` gives each one's variables): objects that
-    cannot be opened, or that break while streamed, are left out with their reason, and the run
-    is repeated without them."""
+    cannot be opened, that break while streamed, or whose size or modification time changed while
+    gawk read them (what was read is then not what was listed, and the counts could not be tied to
+    the object), are left out with their reason, and the run is repeated without them.  An object
+    left out for a change is retried by a later run, as any failed object that changed since."""
     failed: list[tuple[LogObject, str]] = []
     readable: list[LogObject] = []
     paths: dict[str, str | None] = {}
@@ -279,6 +284,7 @@ def run_readable(
             )
         except OSError as error:
             raise disk_error(error, what=staging) from None
+        broken |= {log_object.name: CHANGED_WHILE_READ for log_object in readable if not source.unchanged(log_object)}
         if not broken:
             break
         failed += [(log_object, broken[log_object.name]) for log_object in readable if log_object.name in broken]
@@ -303,7 +309,7 @@ def run_batch(
     return BatchResult(
         batch_id=batch_id,
         objects=done.objects,
-        rows=without_excluded(read_rows(done.output), skipped, excluded=parser.excluded),
+        rows=without_excluded(requester_rows(read_rows(done.output)), skipped, excluded=parser.excluded),
         lines_per_object=lines,
         rejects=rejects,
         skipped=skipped,

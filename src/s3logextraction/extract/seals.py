@@ -23,6 +23,7 @@ from pathlib import Path
 from ..cache import Cache, CachePaths, connect, schema_version, transaction
 from ..errors import storage_errors
 from ..sources import Listing, LogSource, Seal
+from .plan import Committed, same_object
 
 SEAL_FLOOR_SECONDS = 2.0
 SEALS_SINCE_VERSION = 7
@@ -51,7 +52,9 @@ def read_seals(root: Path) -> dict[str, Seal]:
     return {folder: Seal(ctime_ns=ctime_ns, objects=objects) for folder, ctime_ns, objects in rows}
 
 
-def new_seals(listing: Listing, *, committed: Mapping[str, int], settle_seconds: float) -> list[tuple[str, int, int]]:
+def new_seals(
+    listing: Listing, *, committed: Mapping[str, Committed], settle_seconds: float
+) -> list[tuple[str, int, int]]:
     """(folder, ctime_ns, objects) for each folder this listing read that can be sealed: files
     only, each committed before this run with its current size, and unchanged since well before
     the listing started."""
@@ -61,7 +64,7 @@ def new_seals(listing: Listing, *, committed: Mapping[str, int], settle_seconds:
     for log_object in listing.objects:
         folder = log_object.name[: log_object.name.rfind("/") + 1]  # "" at the root
         files[folder] += 1
-        if committed.get(log_object.name) != log_object.size:
+        if not same_object(log_object, committed.get(log_object.name)):
             pending.add(folder)
     return [
         (folder, state.ctime_ns, files[folder])

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..addresses import requester_rows
 from ..arrow import pa, pc, pq
 from ..cache import Cache, create_private, fsync_directory, rows_for, transaction
 from ..errors import storage_errors
@@ -179,7 +180,7 @@ class Indexer:
     def convert_tsv_shard(self, batch_id: str) -> None:
         paths = self.cache.paths
         source = paths.shard(batch_id=batch_id, shard_format="tsv")
-        indexed = self.index(read_rows(source))
+        indexed = self.index(requester_rows(read_rows(source)))
         self.write_shard(indexed, target=paths.shard(batch_id=batch_id, shard_format="parquet"))
         with transaction(self.cache.db) as db:
             self.store(db, indexed)

@@ -3,17 +3,20 @@
 Identity is the object's name relative to the source root, in the escaped-bytes text form of
 `s3logextraction.text` (AWS names are unique), so the same objects reached from another folder,
 or later from S3, are never counted twice.  Gzip is recognised by its magic bytes, never by a
-suffix (AWS log object names have none).
+suffix (AWS log object names have none); so are bzip2, xz and zstd, which operators recompress
+archives with.
 """
 
 from __future__ import annotations
 
+import bz2
 import itertools
+import lzma
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20
@@ -89,25 +92,112 @@ class LogSource(Protocol):
         streamed to it (gzip, remote); raises OSError when the object cannot be read at all."""
         ...
 
+    def unchanged(self, log_object: LogObject) -> bool:
+        """Whether the object still has the size and modification time it was listed with (asked
+        once gawk has read it: a file that grew meanwhile was read with more than was listed)."""
+        ...
+
+
+class BrokenObject(ValueError):
+    """A log object whose bytes are not a text log: a corrupt or truncated compressed stream, or
+    a binary object (an unknown compression, a stray tarball).  It fails alone, is listed in
+    `status`, and is never committed as rejected lines."""
+
+
+def compression_of(head: bytes) -> str | None:
+    """The compression a log object's first bytes announce (by magic bytes, never by suffix)."""
+    for name, (magic, _) in COMPRESSIONS.items():
+        if head.startswith(magic) and (name != "bzip2" or head[3:4].isdigit()):
+            return name
+    return None
+
+
+def not_a_log(head: bytes) -> str | None:
+    """Why plain bytes starting with `head` are not a text log (None when they may be one): the
+    magic of a format this tool does not read, or more control bytes than text has.  A log line
+    holding a NUL byte is still a log: one bad line is a rejected line, not a failed object."""
+    for name, magic, offset in FOREIGN_MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return f"binary object ({name}), not a text log"
+    sample = head[:SNIFF_BYTES]
+    controls = sum(1 for byte in sample if byte in CONTROL_BYTES)
+    if sample and controls * 10 > len(sample):
+        return "binary object, not a text log"
+    return None
+
 
 def decompressed(stream: BinaryIO) -> Iterator[bytes]:
-    """The plain bytes of a log object: gunzipped (every member) when it starts with the gzip
-    magic.  A truncated or corrupt gzip object raises EOFError or zlib.error."""
+    """The plain bytes of a log object: decompressed (every member or frame, one after the other)
+    when it starts with the magic of gzip, bzip2, xz or zstd.  Raises BrokenObject when the stream
+    is corrupt or truncated, or when the plain bytes are not a text log."""
     first = stream.read(CHUNK)
     chunks = itertools.chain([first], iter(lambda: stream.read(CHUNK), b""))
-    if not first.startswith(GZIP_MAGIC):
-        yield from chunks
-        return
-    member = zlib.decompressobj(GZIP_WBITS)
+    kind = compression_of(first)
+    plain = chunks if kind is None else members(chunks, kind=kind)
+    checked = False
+    for piece in plain:
+        if not checked and piece:
+            checked = True
+            if (reason := not_a_log(piece)) is not None:
+                raise BrokenObject(reason)
+        yield piece
+
+
+def members(chunks: Iterator[bytes], *, kind: str) -> Iterator[bytes]:
+    """The decompressed bytes of consecutive `kind` streams (gzip members, bzip2 and xz streams,
+    zstd frames, as parallel compressors and `cat` of compressed files make them)."""
+    start = COMPRESSIONS[kind][1]
+    member = start()
     fed = False
-    for chunk in chunks:
-        while chunk:
-            yield member.decompress(chunk)
-            fed = True
-            if not member.eof:
-                break
-            chunk = member.unused_data
-            member = zlib.decompressobj(GZIP_WBITS)
-            fed = False
+    try:
+        for chunk in chunks:
+            while chunk:
+                yield member.decompress(chunk)
+                fed = True
+                if not member.eof:
+                    break
+                chunk = member.unused_data
+                member = start()
+                fed = False
+    except BrokenObject:
+        raise
+    except Exception as error:  # each library has its own error class (zlib.error, OSError, LZMAError, ZstdError)
+        raise BrokenObject(f"corrupt {kind} object ({error})") from None
     if fed:
-        raise EOFError("compressed file ended before the end-of-stream marker was reached")
+        raise BrokenObject(f"truncated {kind} object")
+
+
+def zstd_stream() -> Decompressor:
+    import zstandard  # a dependency, imported when a zstd object is met
+
+    return cast(Decompressor, zstandard.ZstdDecompressor().decompressobj())
+
+
+class Decompressor(Protocol):
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+    def decompress(self, data: bytes) -> bytes: ...
+
+
+COMPRESSIONS: dict[str, tuple[bytes, Callable[[], Decompressor]]] = {
+    "gzip": (GZIP_MAGIC, lambda: zlib.decompressobj(GZIP_WBITS)),
+    "bzip2": (b"BZh", bz2.BZ2Decompressor),
+    "xz": (b"\xfd7zXZ\x00", lzma.LZMADecompressor),
+    "zstd": (b"\x28\xb5\x2f\xfd", zstd_stream),
+}
+# Formats a log object could be by mistake, with their magic bytes and where they stand.
+FOREIGN_MAGIC = (
+    ("zip", b"PK\x03\x04", 0),
+    ("7-Zip", b"7z\xbc\xaf\x27\x1c", 0),
+    ("lz4", b"\x04\x22\x4d\x18", 0),
+    ("lzip", b"LZIP", 0),
+    ("compress", b"\x1f\x9d", 0),
+    ("Parquet", b"PAR1", 0),
+    ("tar", b"ustar", 257),
+)
+SNIFF_BYTES = 4096
+CONTROL_BYTES = frozenset([*range(0, 9), 11, 12, *range(14, 32), 127])

@@ -1,4 +1,4 @@
-"""Named pipes that feed gawk the plain bytes of objects it cannot read by path (gzip objects,
+"""Named pipes that feed gawk the plain bytes of objects it cannot read by path (compressed objects,
 remote objects), so no decompressed copy of a log, which would hold raw IPs, is ever on disk.
 
 gawk opens its input files one after the other, and one feeder thread writes them in the same
@@ -13,25 +13,22 @@ import errno
 import io
 import os
 import threading
-import zlib
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import ServiceError
-from .base import LogObject, LogSource, decompressed
+from .base import BrokenObject, LogObject, LogSource, decompressed
 
-UNREADABLE = (OSError, EOFError, zlib.error)
+UNREADABLE = (OSError, BrokenObject)
 READ_AHEAD_BYTES = 16 * 1024 * 1024  # larger objects are streamed when their turn comes, not held whole
 
 
 def failure_reason(error: BaseException) -> str:
     """One line for `status`: what was wrong with the object (never its content)."""
-    if isinstance(error, EOFError):
-        return "truncated gzip object"
-    if isinstance(error, zlib.error):
-        return f"corrupt gzip object ({error})"
+    if isinstance(error, BrokenObject):
+        return str(error)
     if isinstance(error, OSError):
         return f"cannot read ({error.strerror or error})"
     return f"cannot read ({error})"

@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from ..errors import InputError
 from ..text import escape_bytes, escape_text
-from .base import GZIP_MAGIC, Folder, Listing, LogObject, Seal
+from .base import SNIFF_BYTES, BrokenObject, Folder, Listing, LogObject, Seal, compression_of, not_a_log
 
 
 class LocalFolder:
@@ -74,14 +74,26 @@ class LocalFolder:
         return open(log_object.location, "rb")
 
     def local_path(self, log_object: LogObject) -> str | None:
-        """The path itself, unless the object is gzip (it is then streamed, decompressed, to
-        gawk).  A bare os.open/os.read: for 100,000 small objects the opens are the cost."""
+        """The path itself, unless the object is compressed (it is then streamed, decompressed,
+        to gawk); BrokenObject when it is not a text log.  A bare os.open/os.read: for 100,000
+        small objects the opens are the cost."""
         descriptor = os.open(log_object.location, os.O_RDONLY)
         try:
-            head = os.read(descriptor, len(GZIP_MAGIC))
+            head = os.read(descriptor, SNIFF_BYTES)
         finally:
             os.close(descriptor)
-        return None if head == GZIP_MAGIC else log_object.location
+        if compression_of(head) is not None:
+            return None
+        if (reason := not_a_log(head)) is not None:
+            raise BrokenObject(reason)
+        return log_object.location
+
+    def unchanged(self, log_object: LogObject) -> bool:
+        try:
+            info = os.stat(log_object.location)
+        except OSError:
+            return False
+        return info.st_size == log_object.size and info.st_mtime_ns == log_object.mtime_ns
 
 
 def add_entry(

@@ -162,6 +162,9 @@ class S3Bucket:
     def local_path(self, log_object: LogObject) -> str | None:
         return None  # always streamed to gawk: no copy of a log is written
 
+    def unchanged(self, log_object: LogObject) -> bool:
+        return True  # an S3 object is never rewritten in place: a new version is a new listing
+
 
 def listing_of(entries: Iterable[tuple[str, int, datetime]], *, prefix: str) -> Listing:
     """(key, size, last modified) under `prefix` as a sorted listing named as a local copy names
