@@ -101,8 +101,9 @@ def working_tree(paths: CachePaths, target: ShareTarget) -> Path:
 def published_files(paths: CachePaths) -> dict[str, Path]:
     """Relative name in the managed folder -> published file (summaries/, then report/)."""
     files: dict[str, Path] = {}
-    if paths.summaries.is_dir():
-        files |= {p.relative_to(paths.summaries).as_posix(): p for p in paths.summaries.rglob("*") if p.is_file()}
+    summaries = paths.summaries.resolve()  # one generation of the published set, read whole
+    if summaries.is_dir():
+        files |= {p.relative_to(summaries).as_posix(): p for p in summaries.rglob("*") if p.is_file()}
     if paths.report.is_dir():
         files |= {f"report/{p.relative_to(paths.report).as_posix()}": p for p in paths.report.rglob("*") if p.is_file()}
     return files

@@ -127,7 +127,8 @@ def report_into(opened: Cache, *, out: Path | None = None, datasets: Sequence[st
     """`report` in a cache the caller has opened (and locked), as `run` does."""
     module = vl_convert()
     folder = (out or opened.paths.report).absolute()
-    stamp = inputs_stamp(opened.paths.summaries, folder=folder, datasets=datasets, version=module.__version__)
+    summaries = opened.paths.summaries.resolve()  # one generation of the published set, read whole
+    stamp = inputs_stamp(summaries, folder=folder, datasets=datasets, version=module.__version__)
     last = json.loads(meta_value(opened.db, STAMP) or b"{}")
     if (
         isinstance(last, dict)
@@ -135,7 +136,7 @@ def report_into(opened: Cache, *, out: Path | None = None, datasets: Sequence[st
         and all((folder / name).is_file() for name in ("index.html", *PICTURES))
     ):
         return ReportResult(folder=folder, datasets=int(last.get("datasets", 0)), unchanged=True)
-    published = read_published(opened.paths.summaries)
+    published = read_published(summaries)
     unknown = [name for name in datasets if name not in published.totals]
     if unknown:
         raise UsageError(f"--dataset: not a published dataset: {escape_text(', '.join(unknown))}")

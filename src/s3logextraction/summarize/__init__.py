@@ -195,9 +195,7 @@ def publish_into(
                 files |= archive_totals(aggregates, privacy=rules)
         files |= coordinates_file(opened.db) | attribution_file(opened.db)
         live = {dataset_folder(name) for name in every} if ("summaries", per_dataset_mode) in outputs else None
-        written = publish_files(
-            root=opened.paths.summaries, staging=opened.paths.staging, files=files, live_folders=live
-        )
+        written = publish_files(root=opened.paths.summaries, files=files, live_folders=live)
         state = {"fingerprint": fingerprint(opened, settings=settings), "datasets": len(every),
                  "files": file_count(opened.paths.summaries)}  # fmt: skip
         with transaction(opened.db):
@@ -216,7 +214,6 @@ def publish_coordinates(opened: Cache) -> int:
     with storage_errors(what=opened.paths.root):
         return publish_files(
             root=opened.paths.summaries,
-            staging=opened.paths.staging,
             files=coordinates_file(opened.db),
             live_folders=None,
         )

@@ -1,28 +1,33 @@
 """Writing the published layout (DANDI access-summaries compatible).
 
 The writers build the content of every file; `publish_files` then replaces the published set as
-a whole: changed files are written to staging/ (never beside the published files), fsynced, and
-only when every one is written are they renamed into place, so a full disk leaves the previous
-set intact.  Files whose content would not change are not rewritten, so a nightly git commit of
-summaries/ shows real changes only.  Dataset folders no dataset maps to any more (after a reset
-or a `--level` change) are removed.  Counts of requests, downloads and requesters go through the
-privacy threshold; bytes are exact.  Every text cell is in the escaped form of
-`s3logextraction.text`, so no value adds a row or a column.
+a whole: `summaries` is a symbolic link to one generation folder under `published/`; a publish
+makes the next generation (unchanged files hard-linked from the current one, changed files
+written, everything fsynced) and swaps the link with one atomic rename, so a reader (`report`,
+`share`, a web server, `git add`) sees the old set or the new one, never a mix, and a full disk or
+a kill leaves the previous set intact.  Files whose content would not change keep their inode and
+mtime, so a nightly git commit of summaries/ shows real changes only.  Dataset folders no dataset
+maps to any more (after a reset or a `--level` change) are left out of the new generation.
+Counts of requests, downloads and requesters go through the privacy threshold; bytes are exact.
+Every text cell is in the escaped form of `s3logextraction.text`, so no value adds a row or a
+column.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import posixpath
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..arrow import pa, pc
-from ..cache import FOLDER_MODE, create_private, make_private_folder, sync_filesystem
+from ..cache import FOLDER_MODE, create_private, fsync_directory, make_private_folder, sync_filesystem
 from ..datasets import dataset_folder
 from ..datasets.dandi import ASSET_TYPES, asset_types
 from ..datasets.folders import (
@@ -45,6 +50,7 @@ DBIP_ATTRIBUTION = "IP geolocation by DB-IP (https://db-ip.com), licensed under 
 DATASET_FILES = ("by_day.tsv", "by_asset.tsv", "by_region.tsv", "requester_count.tsv", "dataset_name.txt",
                  "by_asset_type_per_week.tsv", "by_asset_per_week.tsv", COUNTER_FILE)  # fmt: skip
 Files = dict[str, bytes]  # relative posix path -> content (UTF-8)
+GENERATIONS = "published"  # beside summaries/: the generations the summaries link points to
 
 
 PROTECTED = ("number_of_requests", "number_of_downloads", *COUNTER_COUNTS)
@@ -341,9 +347,12 @@ def attribution_file(db: sqlite3.Connection) -> Files:
     return {ATTRIBUTION_FILE: (DBIP_ATTRIBUTION + "\n").encode()} if used else {}
 
 
-def changed(root: Path, files: Files) -> Files:
-    """The files whose content differs from what `root` holds; a folder `root` does not have is
-    not looked into file by file (a first DANDI publish is thousands of new files)."""
+def changed(root: str | None, files: Files) -> Files:
+    """The files whose content differs from what the generation `root` holds (all of them when
+    there is none); a folder `root` does not have is not looked into file by file (a first DANDI
+    publish is thousands of new files)."""
+    if root is None:
+        return dict(files)
     kept: Files = {}
     present: dict[str, bool] = {}
     for name, content in files.items():
@@ -361,40 +370,100 @@ def changed(root: Path, files: Files) -> Files:
     return kept
 
 
-def publish_files(*, root: Path, staging: Path, files: Files, live_folders: set[str] | None) -> int:
-    """Replaces the changed files of `files` under `root` as a set; with `live_folders`, dataset
-    folders outside it are removed.  Returns the number of files written.  Every staged file is
-    on disk (one syncfs for all of them) before the first rename, and the renames are on disk
-    (a second syncfs) before this returns.  A folder new to `root` is moved in whole, one rename
-    for all its files (a first DANDI publish is thousands of files in hundreds of folders).
-    Paths are plain strings here: pathlib's parsing cost more than the writes themselves."""
-    todo = changed(root, files)
-    scratch = os.path.join(staging, "summaries")
-    folders = sorted({posixpath.dirname(name) for name in todo})
-    try:
-        for folder in folders:
-            make_private_folder(os.path.join(scratch, folder))
-        for name, content in todo.items():
-            with os.fdopen(create_private(os.path.join(scratch, name)), "wb") as handle:
-                handle.write(content)
-        make_private_folder(root)
-        if todo:
-            sync_filesystem(Path(scratch))
-        new = new_folders(root, folders)
-        for folder in new:
-            os.makedirs(os.path.join(root, posixpath.dirname(folder)), mode=FOLDER_MODE, exist_ok=True)
-            os.rename(os.path.join(scratch, folder), os.path.join(root, folder))
-        for name in todo:
-            if new.isdisjoint(enclosing(name)):
-                os.makedirs(os.path.join(root, posixpath.dirname(name)), mode=FOLDER_MODE, exist_ok=True)
-                os.replace(os.path.join(scratch, name), os.path.join(root, name))
-        if todo:
-            sync_filesystem(root)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    if live_folders is not None:
-        remove_stale_folders(root, live=live_folders)
+def generations_of(root: Path) -> Path:
+    """Where the generations of the published set `root` live (`<cache>/published/`)."""
+    return root.parent / GENERATIONS
+
+
+def current_generation(root: Path) -> str | None:
+    """The folder the published set `root` is now (what its link points to; a cache of an older
+    version has a plain folder there), or None before the first publish."""
+    if os.path.islink(root):
+        return os.path.join(root.parent, os.readlink(root))
+    return os.fspath(root) if os.path.isdir(root) else None
+
+
+def publish_files(*, root: Path, files: Files, live_folders: set[str] | None) -> int:
+    """Replaces the published set `root` as a whole: a new generation folder is made beside the
+    others, holding the previous generation's files as hard links (same inode and mtime: a file
+    whose bytes do not change is not rewritten, so `git status` shows real changes only) except
+    the changed files of `files`, written new, and the dataset folders outside `live_folders`
+    (when given), left out; every file is on disk (one syncfs) before `root`, a symbolic link, is
+    swapped to it by one atomic rename.  A reader that resolved `root` before or after the swap
+    sees one whole set, never a mix; the older generations are removed after it.  Returns the
+    number of files written (nothing changes, no generation is made).  Paths are plain strings
+    here: pathlib's parsing cost more than the writes themselves."""
+    current = current_generation(root)
+    todo = changed(current, files)
+    kept = [] if current is None else linked_files(current, skip=todo.keys(), live=live_folders)
+    if current is not None and not todo and len(kept) == count_files(current):
+        return 0
+    generations = generations_of(root)
+    make_private_folder(generations)
+    remove_generations(generations, keep=current)
+    generation = os.path.join(generations, f"{time.time_ns():020d}")
+    os.mkdir(generation, FOLDER_MODE)
+    made: set[str] = {""}
+    for name in kept:
+        ensure_folder(generation, posixpath.dirname(name), made=made)
+        os.link(os.path.join(current or "", name), os.path.join(generation, name))
+    for name, content in todo.items():
+        ensure_folder(generation, posixpath.dirname(name), made=made)
+        with os.fdopen(create_private(os.path.join(generation, name)), "wb") as handle:
+            handle.write(content)
+    sync_filesystem(Path(generation))
+    swap_link(root, target=os.path.relpath(generation, root.parent), previous=current)
+    remove_generations(generations, keep=generation)
     return len(todo)
+
+
+def ensure_folder(generation: str, folder: str, *, made: set[str]) -> None:
+    if folder not in made:
+        os.makedirs(os.path.join(generation, folder), mode=FOLDER_MODE, exist_ok=True)
+        made.update([folder, *enclosing(folder)])
+
+
+def count_files(root: str) -> int:
+    return sum(len(names) for _, _, names in os.walk(root))
+
+
+def linked_files(current: str, *, skip: Iterable[str], live: set[str] | None) -> list[str]:
+    """The files of the generation `current` that the next one links: all but those rewritten
+    (`skip`) and, with `live`, the dataset files of dataset folders (those holding a by_day.tsv)
+    that no dataset maps to any more."""
+    rewritten = set(skip)
+    found: list[str] = []
+    for where, _, names in os.walk(current):
+        relative = os.path.relpath(where, current)
+        folder = "" if relative == "." else relative.replace(os.sep, "/")
+        stale = live is not None and "by_day.tsv" in names and folder != ARCHIVE_FOLDER and folder not in live
+        for name in names:
+            path = posixpath.join(folder, name)
+            if path not in rewritten and not (stale and name in DATASET_FILES):
+                found.append(path)
+    return found
+
+
+def swap_link(root: Path, *, target: str, previous: str | None) -> None:
+    """`root` made a link to `target` by one rename of a new link over it (`ln -sfn` would unlink
+    first).  A plain folder left by an older version is moved into the generations first (the one
+    moment `root` is missing; a reader then finds no set, never a mix)."""
+    if previous == os.fspath(root):
+        os.rename(root, os.path.join(generations_of(root), "0" * 20))
+    swap = root.with_name(f".{root.name}.swap")
+    with contextlib.suppress(FileNotFoundError):
+        swap.unlink()
+    os.symlink(target, swap)
+    os.replace(swap, root)
+    fsync_directory(root.parent)
+
+
+def remove_generations(generations: Path, *, keep: str | None) -> None:
+    """Every generation but `keep` (and the one being made, when a publish was killed, is one of
+    these: no link ever pointed to it)."""
+    for entry in os.scandir(generations):
+        if keep is None or not os.path.samefile(entry.path, keep):
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def enclosing(name: str) -> Iterator[str]:
@@ -402,27 +471,3 @@ def enclosing(name: str) -> Iterator[str]:
     while "/" in name:
         name = name.rpartition("/")[0]
         yield name
-
-
-def new_folders(root: Path, folders: Sequence[str]) -> set[str]:
-    """The top-most of `folders` (sorted, parents first) that `root` does not have yet."""
-    new: set[str] = set()
-    for folder in folders:
-        if folder and new.isdisjoint(enclosing(folder)) and not os.path.exists(os.path.join(root, folder)):
-            new.add(folder)
-    return new
-
-
-def remove_stale_folders(root: Path, *, live: set[str]) -> None:
-    """Dataset folders (those holding a by_day.tsv) that no dataset maps to any more; the list is
-    taken before any folder goes, so the walk never steps into a folder it removed."""
-    for summary in sorted(root.rglob("by_day.tsv")):
-        folder = summary.parent
-        relative = folder.relative_to(root).as_posix()
-        if relative == ARCHIVE_FOLDER or relative in live:
-            continue
-        for name in DATASET_FILES:
-            (folder / name).unlink(missing_ok=True)
-        while folder != root and not any(folder.iterdir()):
-            folder.rmdir()
-            folder = folder.parent
