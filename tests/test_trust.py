@@ -7,6 +7,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import itertools
 import lzma
 import os
 import signal
@@ -23,6 +24,7 @@ import zstandard
 
 from s3logextraction import extract, status
 from s3logextraction.addresses import masked_agent
+from s3logextraction.datasets import dataset_folder
 
 from .conftest import age, cli
 from .test_extract import ips_and_agents, shard_rows
@@ -283,3 +285,38 @@ def test_masking_is_a_pure_function_of_the_agent() -> None:
     assert masked_agent(b"v1.2.3.4.5") == b"v1.2.3.4.5"
     assert masked_agent(b"Data::Dumper") == b"Data::Dumper"
     assert masked_agent(b"x ::ffff:192.0.2.1 y") == b"x <ip> y"
+
+
+def test_dataset_folders_are_injective_on_colliding_names() -> None:
+    """Names built from the pieces escaping works with (dots, percent-escapes of them, reserved
+    names, the shortening marker, long runs): no two distinct names share a folder, and no
+    folder segment is navigation or longer than a file name may be."""
+    pieces = ["", ".", "..", "%", "2E", "%2E", "%25", "%00", "archive", "totals.json", "a", "~", "%~", "é", "L" * 120]
+    names = {"/".join(parts) for parts in itertools.product(pieces, repeat=2)}
+    names |= {a + b for a, b in itertools.product(pieces, repeat=2)}
+    names |= {a + b + c for a, b, c in itertools.product(pieces, repeat=3)}
+    folders: dict[str, str] = {}
+    for name in sorted(names):
+        folder = dataset_folder(name)
+        assert folders.setdefault(folder, name) == name, (name, folders[folder])
+        for segment in folder.split("/"):
+            assert segment not in ("", ".", "..") and len(segment.encode()) <= 255, (name, folder)
+    long_name = "L" * 400
+    shortened = dataset_folder(long_name)
+    assert dataset_folder(shortened) != shortened  # a shortened name written out is another folder
+
+
+def test_keys_that_escape_alike_land_in_their_own_folders(tmp_path: Path) -> None:
+    folder = logs(
+        tmp_path / "logs",
+        {"a": line(key="../x.nwb", sent=10) + b"\n" + line(key="%2E%2E/enc.nwb", sent=20) + b"\n"},
+    )
+    cache = tmp_path / "cache"
+    assert cli("run", str(folder), "--cache", str(cache)).returncode == 0
+    summaries = cache / "summaries"
+    assert (summaries / "%2E%2E" / "by_asset.tsv").read_text().splitlines()[1].split("\t")[:2] == ["x.nwb", "10"]
+    assert (summaries / "%252E%252E" / "by_asset.tsv").read_text().splitlines()[1].split("\t")[:2] == [
+        "enc.nwb",
+        "20",
+    ]
+    assert (summaries / "%252E%252E" / "dataset_name.txt").read_text() == "%2E%2E\n"

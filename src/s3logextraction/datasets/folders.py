@@ -2,9 +2,15 @@
 
 Segments a file system reads as navigation ("", ".", "..") are percent-encoded, so no key can
 place a file outside summaries/; a first segment that is a top-level output name (`archive`,
-`totals.json`, ...) has its first character percent-encoded, so no dataset can overwrite another
-output; a segment longer than a file name may be (255 bytes) is shortened with a hash suffix
-(the full name stays in totals.json and in the folder's `dataset_name.txt`).
+`totals.json`, ...) or starts with a dot has its first character percent-encoded, so no dataset
+can overwrite another output; a segment longer than a file name may be (255 bytes) is shortened
+with a hash suffix after `%~` (the full name stays in totals.json and in the folder's
+`dataset_name.txt`).
+
+The escaping is injective: every `%` of a name is written `%25` first, so a `%` in a folder name
+always starts an escape this module made, and two distinct datasets never share a folder (`..`
+is `%2E%2E`, the dataset literally named `%2E%2E` is `%252E%252E`).  Only a shortened segment can
+meet another, through a collision of 64 bits of SHA-256.
 """
 
 from __future__ import annotations
@@ -28,13 +34,20 @@ def bounded(segment: str) -> str:
     if len(data) <= MAX_SEGMENT_BYTES:
         return segment
     digest = hashlib.sha256(data).hexdigest()[:16]
-    head = data[: MAX_SEGMENT_BYTES - len(digest) - 1].decode("utf-8", "ignore")
-    return f"{head}~{digest}"
+    head = data[: MAX_SEGMENT_BYTES - len(digest) - 2].decode("utf-8", "ignore")
+    return f"{head}%~{digest}"  # no escape writes `%~`: a shortened name is never another's full one
+
+
+def escaped_segment(segment: str, *, first: bool) -> str:
+    if segment in UNSAFE_SEGMENTS:
+        return UNSAFE_SEGMENTS[segment]
+    safe = segment.replace("%", "%25")
+    if first and (safe in RESERVED or safe.startswith(".")):
+        safe = f"%{ord(safe[0]):02X}{safe[1:]}"
+    return safe
 
 
 def dataset_folder(dataset: str) -> str:
     """The relative folder of a dataset's summaries (posix separators)."""
-    safe = [bounded(UNSAFE_SEGMENTS.get(segment, segment)) for segment in dataset.split("/")]
-    if safe[0] in RESERVED or safe[0].startswith("."):
-        safe[0] = f"%{ord(safe[0][0]):02X}{safe[0][1:]}"
-    return "/".join(safe)
+    segments = dataset.split("/")
+    return "/".join(bounded(escaped_segment(segment, first=not at)) for at, segment in enumerate(segments))
