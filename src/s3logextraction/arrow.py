@@ -13,9 +13,12 @@ import importlib
 import sys
 import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["feather", "import_now", "pa", "pacsv", "pc", "pq", "when_imported"]
+from .errors import DataError
+
+__all__ = ["feather", "import_now", "pa", "pacsv", "pc", "pq", "read_shard_file", "when_imported"]
 
 PENDING: list[Callable[[types.ModuleType], None]] = []
 
@@ -35,6 +38,19 @@ def import_now() -> None:
     for module in (pa, pc, pacsv, pq):
         if isinstance(module, Deferred):
             module.load()
+
+
+def read_shard_file(path: Path, *, columns: list[str], filters: Any = None) -> pa.Table:
+    """Columns of a committed Parquet shard; a shard that is missing, cut or has bytes appended
+    is one line naming it (exit 65), never an unexpected pyarrow error."""
+    name = f"{path.parent.name}/{path.name}"
+    try:
+        return pq.read_table(path, columns=columns, filters=filters)
+    except FileNotFoundError:
+        raise DataError(f"the shard {name} is missing; run `s3logextraction validate cache`") from None
+    except (OSError, pa.ArrowException) as error:
+        what = (str(error).strip().splitlines() or [type(error).__name__])[0].replace(str(path), name)[:200]
+        raise DataError(f"the shard {name} is damaged ({what}); run `s3logextraction validate cache`") from None
 
 
 class Deferred(types.ModuleType):

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import InputError, LockedError, S3LogExtractionError, disk_error, storage_errors
+from .errors import DiskError, InputError, LockedError, S3LogExtractionError, disk_error, storage_errors
 
 SCHEMA_VERSION = 8
 TABLES = """
@@ -583,6 +583,8 @@ class Cache:
         try:
             for folder in (self.paths.root, self.paths.shards, self.paths.staging):
                 make_private_folder(folder)
+        except (FileExistsError, NotADirectoryError):
+            raise DiskError(f"cannot use {self.paths.root} as a cache: it is a file, not a folder") from None
         except OSError as error:
             raise disk_error(error, what=self.paths.root) from None
 

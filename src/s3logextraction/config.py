@@ -87,16 +87,40 @@ def path(value: Any) -> Path:
     return Path(text(value))
 
 
+# Bounds of the numbers settings and flags take: past them a value means nothing (a settle time
+# of 31 years, a key of more segments than S3 allows) and would overflow the clock arithmetic and
+# the int64 columns downstream.
+MAX_SECONDS = 10**9
+MAX_DAYS = 36_500
+MAX_LEVEL = 1024  # an S3 key is at most 1024 bytes
+MAX_COUNT = 10**12
+MAX_WORKERS = 4096
+
+
 def whole(value: Any) -> int:
-    """An int, or its decimal text (the environment is text): not a bool, not 2.5."""
+    """An int, or its decimal text (the environment is text): not a bool, not 2.5, and within
+    what a 64-bit integer holds."""
+    number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
-    raise ValueError(f"{value!r} is not a whole number")
+        number = value
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = int(value.strip())
+    if number is None:
+        raise ValueError(f"{value!r} is not a whole number")
+    if abs(number) > MAX_COUNT:
+        raise ValueError(f"{number} is beyond {MAX_COUNT}")
+    return number
+
+
+def at_most(parse: Parser, limit: int) -> Parser:
+    def bounded(value: Any) -> Any:
+        number = parse(value)
+        if number > limit:
+            raise ValueError(f"{number} is more than {limit}")
+        return number
+
+    return bounded
 
 
 def positive(value: Any) -> int:
@@ -122,6 +146,8 @@ def seconds(value: Any) -> float:
         raise ValueError(f"{value!r} is not a number of seconds")
     if number < 0:
         raise ValueError(f"{value!r} is below 0")
+    if number > MAX_SECONDS:
+        raise ValueError(f"{value!r} is more than {MAX_SECONDS} seconds")
     return number
 
 
@@ -151,6 +177,8 @@ def secret_text(value: Any) -> Secret:
         return value
     if not isinstance(value, str):
         raise ValueError("it must be text")  # the value itself is never echoed
+    if not value:
+        raise ValueError("it is set but empty (unset it, or give a value)")
     return Secret(value)
 
 
@@ -203,11 +231,11 @@ class Settings:
     of milliseconds."""
 
     cache: Path = setting(parse=path, factory=default_cache_dir)
-    workers: int = setting(-2, parse=workers_count)
+    workers: int = setting(-2, parse=at_most(workers_count, MAX_WORKERS))
     batch_size: int = setting(64 * 1024 * 1024, parse=parse_size)
     batch_files: int = setting(2000, parse=positive)
     settle_seconds: float = setting(600.0, parse=seconds)
-    settle_days: int | None = setting(parse=optional(at_least_zero))
+    settle_days: int | None = setting(parse=optional(at_most(at_least_zero, MAX_DAYS)))
     s3_endpoint_url: str | None = setting(parse=optional(text))
     s3_inventory: Path | None = setting(parse=optional(path))
     executor: str = setting("local", parse=one_of("local", "dask"))

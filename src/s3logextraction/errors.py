@@ -96,6 +96,13 @@ class FindingsError(S3LogExtractionError):
     exit_code = ExitCode.ERROR
 
 
+class DataError(S3LogExtractionError):
+    """Committed data of the cache that cannot be read (a damaged or missing shard): nothing is
+    published from it; `validate cache` lists every such problem."""
+
+    exit_code = ExitCode.DATA
+
+
 class PartialError(S3LogExtractionError):
     """Everything that could be done is done and published; some log objects failed (see status)."""
 

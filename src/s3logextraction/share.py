@@ -62,13 +62,22 @@ class ShareReport:
         )
 
 
+def git_message(stderr: str) -> str:
+    """The first line of git's error that says what is wrong (its last lines are advice such as
+    "and the repository exists."), without git's `fatal:` prefix and without credentials."""
+    for line in stderr.splitlines():
+        text = line.strip()
+        if text and not text.startswith(("hint:", "warning:")):
+            return redacted(text.removeprefix("fatal: ").removeprefix("error: "))
+    return "no message"
+
+
 def git(*args: str, where: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     if shutil.which("git") is None:
         raise MissingToolError("git is not installed: apt-get install git")
     done = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True)
     if check and done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise S3LogExtractionError(f"git {args[0]} failed: {redacted(last)}")
+        raise S3LogExtractionError(f"git {args[0]} failed: {git_message(done.stderr)}")
     return done
 
 
@@ -83,8 +92,7 @@ def working_tree(paths: CachePaths, target: ShareTarget) -> Path:
             make_private_folder(tree.parent)
             done = subprocess.run(["git", "clone", "--quiet", target.git, str(tree)], capture_output=True, text=True)
             if done.returncode != 0:
-                last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-                raise InputError(f"cannot clone {redacted(target.git)}: {redacted(last)}")
+                raise InputError(f"cannot clone {redacted(target.git)}: {git_message(done.stderr)}")
     remote = git("remote", where=tree).stdout.split()
     if "origin" in remote:
         git("fetch", "--quiet", "origin", where=tree)
@@ -185,10 +193,9 @@ def share_into(opened: Cache, *, target: ShareTarget) -> ShareReport:
     if target.push and "origin" in git("remote", where=tree).stdout.split():
         done = git("push", "--quiet", "origin", f"HEAD:refs/heads/{target.branch}", where=tree, check=False)
         if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
             raise PartialError(
-                f"share: push to {redacted(target.git)} failed ({redacted(last)}); the commit is kept and the next "
-                "share retries"
+                f"share: push to {redacted(target.git)} failed ({git_message(done.stderr)}); the commit is kept and "
+                "the next share retries"
             )
         report.pushed = True
     return report

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..config import Settings, load_settings, resolve_workers, revealed
+from ..config import MAX_SECONDS, Settings, load_settings, resolve_workers, revealed
 from ..errors import PartialError, UsageError
 from ..extract import ExtractReport, extract, reset_extraction, stop
 from ..operations import check_operations
@@ -132,7 +132,9 @@ def extract_command(
 
 def stop_command(
     cache: CacheOption = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=0, help="Seconds to wait for the run to drain.")] = 600.0,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0, max=MAX_SECONDS, help="Seconds to wait for the run to drain.")
+    ] = 600.0,
 ) -> None:
     """Ask a running extraction (or `run`) to finish its batches in flight and exit."""
     settings = load_settings(cache=cache)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..cache import CachePaths
-from ..config import Settings, load_settings, revealed
+from ..config import MAX_DAYS, Settings, load_settings, revealed
 from ..errors import UsageError
 from ..geolocate import Geolocation, update_ip_coordinates, update_ip_database, update_ip_regions
 from ..ips.admin import MAX_IP_ID, rotate_key, show_ip
@@ -72,7 +72,9 @@ def regions(
     limit: LimitOption = None,
     refresh_days: Annotated[
         int | None,
-        typer.Option("--refresh-days", min=1, help="Re-check the oldest 1/N of labelled IPs.", show_default=False),
+        typer.Option(
+            "--refresh-days", min=1, max=MAX_DAYS, help="Re-check the oldest 1/N of labelled IPs.", show_default=False
+        ),
     ] = None,
 ) -> None:
     """Label every indexed IP without a region: bogon, GitHub, cloud, VPN, then the provider."""

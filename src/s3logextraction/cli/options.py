@@ -5,6 +5,7 @@ from typing import Annotated
 
 import typer
 
+from ..config import MAX_COUNT, MAX_DAYS, MAX_LEVEL, MAX_SECONDS, MAX_WORKERS
 from ..extract.executors import ExecutorName
 from ..operations import ExtractMode
 from ..summarize import Mode
@@ -19,6 +20,8 @@ WorkersOption = Annotated[
     int | None,
     typer.Option(
         "--workers",
+        min=-MAX_WORKERS,
+        max=MAX_WORKERS,
         help="Parallel gawk processes; negative counts back from all cores (-1 all, -2 all but one). Default -2; "
         "0 is refused.",
         show_default=False,
@@ -29,13 +32,21 @@ YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for con
 PrivacyThresholdOption = Annotated[
     int | None,
     typer.Option(
-        "--privacy-threshold", min=1, help="Counts below this are published as <N (default 50).", show_default=False
+        "--privacy-threshold",
+        min=1,
+        max=MAX_COUNT,
+        help="Counts below this are published as <N (default 50).",
+        show_default=False,
     ),
 ]
 PrivacyRoundingOption = Annotated[
     int | None,
     typer.Option(
-        "--privacy-rounding", min=1, help="Other counts are rounded to this (default 20).", show_default=False
+        "--privacy-rounding",
+        min=1,
+        max=MAX_COUNT,
+        help="Other counts are rounded to this (default 20).",
+        show_default=False,
     ),
 ]
 ModeOption = Annotated[
@@ -65,9 +76,12 @@ MappingOption = Annotated[
         "--mapping", help="A {content_id: {dandiset_id: path}} JSON file or URL instead of the API.", show_default=False
     ),
 ]
-LevelOption = Annotated[int, typer.Option("--level", min=1, help="Key path segments that name a dataset.")]
+LevelOption = Annotated[
+    int, typer.Option("--level", min=1, max=MAX_LEVEL, help="Key path segments that name a dataset.")
+]
 LimitOption = Annotated[
-    int | None, typer.Option("--limit", min=0, help="At most this many new log objects.", show_default=False)
+    int | None,
+    typer.Option("--limit", min=0, max=MAX_COUNT, help="At most this many new log objects.", show_default=False),
 ]
 BatchSizeOption = Annotated[
     str | None,
@@ -89,6 +103,7 @@ SettleOption = Annotated[
     typer.Option(
         "--settle-seconds",
         min=0,
+        max=MAX_SECONDS,
         help="Leave files modified this recently for the next run (they may still be written). Default 600.",
         show_default=False,
     ),
@@ -98,6 +113,7 @@ SettleDaysOption = Annotated[
     typer.Option(
         "--settle-days",
         min=0,
+        max=MAX_DAYS,
         help="Leave objects of the newest N UTC days for a later run (AWS delivers late). Default 1 for s3://, else 0.",
         show_default=False,
     ),

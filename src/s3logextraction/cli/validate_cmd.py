@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from ..config import load_settings, resolve_workers
+from ..config import MAX_COUNT, MAX_SECONDS, load_settings, resolve_workers
 from ..errors import FindingsError
 from ..validate import validate_cache, validate_logs
 from .extract_cmd import extraction_settings, log_source
@@ -20,14 +20,25 @@ def logs_command(
     log_dir: LogSourceArgument,
     sample: Annotated[
         int | None,
-        typer.Option("--sample", min=1, help="Check only N log objects, spread over the listing.", show_default=False),
+        typer.Option(
+            "--sample",
+            min=1,
+            max=MAX_COUNT,
+            help="Check only N log objects, spread over the listing.",
+            show_default=False,
+        ),
     ] = None,
     findings: Annotated[
         Path, typer.Option("--findings", help="Where to write every finding (TSV: file, line, check, detail).")
     ] = Path("validate-findings.tsv"),
     window_hours: Annotated[
         float,
-        typer.Option("--window-hours", min=0, help="How long before its object's AWS name time a record may be."),
+        typer.Option(
+            "--window-hours",
+            min=0,
+            max=MAX_SECONDS / 3600,
+            help="How long before its object's AWS name time a record may be.",
+        ),
     ] = 24.0,
     workers: WorkersOption = None,
     operations: OperationsOption = None,

@@ -26,20 +26,40 @@ META_NAME = "exclude_ips"
 
 
 def parse_entry(text: str) -> str:
-    """A CIDR range (or one address) in canonical form, or `re:PATTERN` for a regular expression."""
+    """A CIDR range (or one address) in canonical form, or `re:PATTERN` for a regular expression.
+    A range with host bits set (`10.0.0.1/8`) is refused, not widened: the operator may have meant
+    one host.  Errors never quote the entry (it names the archive's own hosts)."""
     entry = text.strip()
     if entry.startswith("re:"):
         try:
             re.compile(entry[3:])
         except re.error as error:
-            raise UsageError(f"not a regular expression: {error}") from None
+            raise ValueError(f"not a regular expression ({error})") from None
         if not entry[3:]:
-            raise UsageError("an empty regular expression would exclude every IP")
+            raise ValueError("an empty regular expression would exclude every IP")
         return entry
     try:
-        return str(ipaddress.ip_network(entry, strict=False))
+        network = ipaddress.ip_network(entry, strict=False)
     except ValueError:
-        raise UsageError("not an address range: give a CIDR such as 192.0.2.0/24, or re:PATTERN") from None
+        raise ValueError("not an address range: give a CIDR such as 192.0.2.0/24, or re:PATTERN") from None
+    try:
+        ipaddress.ip_network(entry)  # strict: no host bits
+    except ValueError:
+        raise ValueError(
+            f"the range has host bits set: give its first address with /{network.prefixlen}, or the host alone"
+        ) from None
+    return str(network)
+
+
+def parse_entries(texts: Sequence[str]) -> list[str]:
+    """Every entry parsed; a bad one is named by its position among those given."""
+    parsed = []
+    for number, text in enumerate(texts, start=1):
+        try:
+            parsed.append(parse_entry(text))
+        except ValueError as error:
+            raise UsageError(f"entry {number} of {len(texts)}: {error}") from None
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -91,7 +111,7 @@ def excluded_ips(db: sqlite3.Connection, *, password: str | None) -> IPFilter | 
 
 def add_excluded_ips(*, cache: Path, entries: Sequence[str], password: str | None = None) -> list[str]:
     """Adds CIDR ranges or `re:` patterns to the cache's exclusion list; returns the whole list."""
-    chosen = [parse_entry(entry) for entry in entries]
+    chosen = parse_entries(entries)
     with (
         Cache.open_for_writing(cache, command="config exclude-ips", create=True) as opened,
         storage_errors(what=opened.paths.root),
@@ -104,7 +124,7 @@ def add_excluded_ips(*, cache: Path, entries: Sequence[str], password: str | Non
 
 def remove_excluded_ips(*, cache: Path, entries: Sequence[str], password: str | None = None) -> list[str]:
     """Removes entries from the exclusion list (an entry not in it is a usage error)."""
-    chosen = [parse_entry(entry) for entry in entries]
+    chosen = parse_entries(entries)
     with (
         Cache.open_for_writing(cache, command="config exclude-ips") as opened,
         storage_errors(what=opened.paths.root),

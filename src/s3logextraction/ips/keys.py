@@ -166,5 +166,10 @@ def checked_keys(db: sqlite3.Connection, *, check: bytes, password: str | None) 
     chosen = password if source == b"password" else None
     keys = derive_keys(password=chosen, salt=meta_value(db, "kdf_salt"), create_key_file=False)
     if not hmac.compare_digest(keys.check_value(), check):
+        if chosen is None:
+            raise WrongKeyError(
+                f"the key file {key_file()} does not open this cache (it is another cache's key?); restore the key "
+                "file this cache was made with; nothing was changed"
+            )
         raise WrongKeyError("wrong password for this cache's IP index; nothing was changed")
     return keys

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..agents import ROBOT, CounterRules
-from ..arrow import pa, pc, pq
+from ..arrow import pa, pc, read_shard_file
 
 ELIGIBLE_OPERATION = "REST.GET.OBJECT"
 ELIGIBLE_STATUSES = (200, 206, 304)
@@ -288,7 +288,7 @@ class EligibleRows:
             end = datetime.fromtimestamp((last + 1) * HOUR + DOUBLE_CLICK_SECONDS + 1, UTC)
             columns = [*ROW_COLUMNS, "operation", "status"]
             timespan = [("timestamp", ">=", start), ("timestamp", "<", end)]
-            table = eligible(pq.read_table(self.shard_of(batch), columns=columns, filters=timespan))
+            table = eligible(read_shard_file(self.shard_of(batch), columns=columns, filters=timespan))
         seconds = seconds_of(table["timestamp"])
         hour = pc.divide(seconds, HOUR)
         window = pc.or_(

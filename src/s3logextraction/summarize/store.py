@@ -29,7 +29,7 @@ from functools import partial
 from pathlib import Path
 
 from ..agents import CounterRules
-from ..arrow import feather, pa, pc, pq
+from ..arrow import feather, pa, pc, read_shard_file
 from ..cache import Cache, fsync_directory, make_private_folder, meta_value, replaced, transaction
 from ..progress import progress_bar
 from .counter import (
@@ -108,7 +108,7 @@ def summed(table: pa.Table, keys: list[str]) -> pa.Table:
 def read_shard(shard: Path) -> pa.Table:
     """The columns the summaries need (the counted requests and the COUNTER metrics)."""
     columns = ["timestamp", "key", "operation", "status", "bytes_sent", "ip_id", "user_agent_id"]
-    return pq.read_table(shard, columns=columns)
+    return read_shard_file(shard, columns=columns)
 
 
 def counted_requests(table: pa.Table) -> pa.Table:
