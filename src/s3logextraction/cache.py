@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 from .errors import DiskError, InputError, LockedError, S3LogExtractionError, disk_error, storage_errors
 
 SCHEMA_VERSION = 8
+PathLike = str | os.PathLike[str]  # what the library takes for a path: a str as well as a Path
 TABLES = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE batches (
@@ -346,8 +347,8 @@ class CachePaths:
     root: Path
 
     @classmethod
-    def of(cls, root: Path) -> CachePaths:
-        return cls(root.expanduser().absolute())
+    def of(cls, root: PathLike) -> CachePaths:
+        return cls(Path(root).expanduser().absolute())
 
     @property
     def state(self) -> Path:
@@ -550,7 +551,7 @@ def running_holder(paths: CachePaths) -> dict[str, Any] | None:
 class Cache:
     """An open cache directory.  Use `Cache.open_for_writing` as a context manager."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: PathLike) -> None:
         self.paths = CachePaths.of(root)
         self._lock_fd: int | None = None
         self._db: sqlite3.Connection | None = None
@@ -564,7 +565,7 @@ class Cache:
 
     @classmethod
     @contextlib.contextmanager
-    def open_for_writing(cls, root: Path, *, command: str, create: bool = False) -> Iterator[Cache]:
+    def open_for_writing(cls, root: PathLike, *, command: str, create: bool = False) -> Iterator[Cache]:
         """The cache, locked.  Only commands that extract (`create`) may create a new cache; every
         other one needs an existing cache, so a typo in a path never produces an empty one."""
         cache = cls(root)

@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .cache import Cache, create_private, fsync_directory, make_private_folder, meta_value, summary_inputs, transaction
+from .cache import (
+    Cache,
+    PathLike,
+    create_private,
+    fsync_directory,
+    make_private_folder,
+    meta_value,
+    summary_inputs,
+    transaction,
+)
 from .errors import InputError, S3LogExtractionError, storage_errors
 from .ips.classify import read_vpn_ranges
 from .ips.coordinates import CoordinatesReport, OpenCagePlaces, place_regions
@@ -109,7 +118,7 @@ def placement_stamp(db: sqlite3.Connection, *, opencage: OpenCagePlaces | None) 
 
 def update_ip_regions(
     *,
-    cache: Path,
+    cache: PathLike,
     geolocation: Geolocation | None = None,
     password: str | None = None,
     limit: int | None = None,
@@ -128,13 +137,13 @@ def update_ip_regions(
         )
 
 
-def update_ip_coordinates(*, cache: Path, geolocation: Geolocation | None = None) -> CoordinatesReport:
+def update_ip_coordinates(*, cache: PathLike, geolocation: Geolocation | None = None) -> CoordinatesReport:
     """A latitude and longitude for every region label in use (embedded tables, then OpenCage)."""
     with Cache.open_for_writing(cache, command="update ip coordinates") as opened:
         return coordinates_into(opened, geolocation=geolocation or Geolocation())
 
 
-def update_ip_database(*, cache: Path, url: str | None = None, timeout: float = 60.0) -> Path:
+def update_ip_database(*, cache: PathLike, url: str | None = None, timeout: float = 60.0) -> Path:
     """Downloads the current monthly DB-IP City Lite file (or `url`), checks that it opens as a
     MaxMind database, and renames it into the cache; the previous file stays until then."""
     import maxminddb

@@ -11,11 +11,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 from .agents import CounterRules
-from .cache import Cache, utc_now
+from .cache import Cache, PathLike, utc_now
 from .datasets import check_level
 from .datasets.dandi import DandiSource
 from .errors import PartialError, S3LogExtractionError
@@ -48,9 +47,9 @@ class RunReport:
 
 
 def run(
-    source: Path | str | LogSource,
+    source: PathLike | LogSource,
     *,
-    cache: Path,
+    cache: PathLike,
     privacy: Privacy | None = None,
     counter: CounterRules | None = None,
     level: int = 1,

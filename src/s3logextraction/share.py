@@ -21,7 +21,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import Cache, CachePaths, make_private_folder
+from .cache import Cache, CachePaths, PathLike, make_private_folder
 from .datasets.folders import ARCHIVE_FOLDER, ARCHIVE_TOTALS_FILE, REPORT_FOLDER
 from .errors import InputError, MissingToolError, PartialError, S3LogExtractionError, UsageError
 from .report.page import rebased
@@ -201,7 +201,7 @@ def share_into(opened: Cache, *, target: ShareTarget) -> ShareReport:
     return report
 
 
-def share(*, cache: Path, target: ShareTarget) -> ShareReport:
+def share(*, cache: PathLike, target: ShareTarget) -> ShareReport:
     """Commits the published files to `target` and pushes them (see the module docstring)."""
     with Cache.open_for_writing(cache, command="share") as opened:
         return share_into(opened, target=target)

@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from .cache import CachePaths, meta_value, reader, running_holder
+from .cache import CachePaths, PathLike, meta_value, reader, running_holder
 from .errors import UsageError
 from .geodata import LABEL_CLASSES, is_place, label_class
 from .sources.s3 import S3Location, inventory_listing
@@ -20,7 +20,7 @@ def grouped(db: sqlite3.Connection, query: str) -> dict[str, int]:
     return {str(name): int(count) for name, count in db.execute(query).fetchall()}
 
 
-def status(*, cache: Path, inventory: Path | None = None) -> dict[str, Any]:
+def status(*, cache: PathLike, inventory: PathLike | None = None) -> dict[str, Any]:
     """The figures `status --json` prints; keys are stable for scripts and monitoring.  With
     `inventory` (a local copy of the S3 Inventory of the bucket the cache was extracted from),
     also how many of the log objects it lists are committed."""
@@ -82,7 +82,7 @@ def status(*, cache: Path, inventory: Path | None = None) -> dict[str, Any]:
             "running": running_holder(paths),
         }
         if inventory is not None:
-            figures["inventory"] = inventory_progress(db, source=figures["source"], inventory=inventory)
+            figures["inventory"] = inventory_progress(db, source=figures["source"], inventory=Path(inventory))
         return figures
 
 

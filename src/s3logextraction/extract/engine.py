@@ -16,10 +16,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..arrow import import_now
-from ..cache import Cache, meta_value, rows_for, transaction
+from ..cache import Cache, PathLike, meta_value, rows_for, transaction
 from ..errors import ConfigError, UsageError, storage_errors
 from ..gawk import gawk_path
 from ..ips.exclude import excluded_ips
@@ -137,9 +136,9 @@ def record_source(cache: Cache, source: LogSource) -> None:
 
 
 def extract(
-    source: Path | str | LogSource,
+    source: PathLike | LogSource,
     *,
-    cache: Path,
+    cache: PathLike,
     workers: int = 1,
     limit: int | None = None,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
@@ -193,8 +192,8 @@ def extract(
         return report
 
 
-def as_source(source: Path | str | LogSource) -> LogSource:
-    return open_source(source) if isinstance(source, (Path, str)) else source
+def as_source(source: PathLike | LogSource) -> LogSource:
+    return open_source(source) if isinstance(source, (str, os.PathLike)) else source
 
 
 def extract_into(

@@ -12,9 +12,8 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
-from ..cache import Cache, transaction, utc_now
+from ..cache import Cache, PathLike, transaction, utc_now
 from ..errors import storage_errors
 from ..ips.index import Indexer
 from ..sources import LogObject
@@ -102,7 +101,7 @@ def record_changes(cache: Cache, changed: Sequence[tuple[LogObject, Committed]])
         )
 
 
-def reset_extraction(*, cache: Path) -> int:
+def reset_extraction(*, cache: PathLike) -> int:
     """Forgets every committed batch and deletes its shard (the IP index is kept, so ids stay
     stable); returns the number of batches removed.  The recorded mode and operations go too, and
     the sealed folders (their files are no longer committed)."""

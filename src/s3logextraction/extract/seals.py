@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from pathlib import Path
 
-from ..cache import Cache, CachePaths, connect, schema_version, transaction
+from ..cache import Cache, CachePaths, PathLike, connect, schema_version, transaction
 from ..errors import storage_errors
 from ..sources import Listing, LogSource, Seal
 from .plan import Committed, same_object
@@ -29,19 +28,19 @@ SEAL_FLOOR_SECONDS = 2.0
 SEALS_SINCE_VERSION = 7
 
 
-def listing_for(source: LogSource, *, cache: Path) -> Listing:
+def listing_for(source: LogSource, *, cache: PathLike) -> Listing:
     """The source's listing without the folders sealed in `cache`.  Made before the cache is
     locked, so a wrong log folder fails before a cache is created; a seal that `reset
     extraction` removes in between only leaves its folder for the next run."""
     return source.list(sealed=read_seals(cache))
 
 
-def read_seals(root: Path) -> dict[str, Seal]:
+def read_seals(root: PathLike) -> dict[str, Seal]:
     """The seals of the cache at `root`: none without a cache, or in one not yet migrated."""
     paths = CachePaths.of(root)
     if not paths.state.exists():
         return {}
-    with storage_errors(what=root):
+    with storage_errors(what=paths.root):
         db = connect(paths.state, read_only=True)
         try:
             if schema_version(db) < SEALS_SINCE_VERSION:

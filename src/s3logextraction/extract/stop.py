@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..cache import CachePaths, create_private, running_holder
+from ..cache import CachePaths, PathLike, create_private, running_holder
 
 
 def process_started_at() -> float:
@@ -66,7 +66,7 @@ class StopOutcome:
     seconds: float
 
 
-def stop(*, cache: Path, timeout: float = 600.0, poll: float = 0.2) -> StopOutcome:
+def stop(*, cache: PathLike, timeout: float = 600.0, poll: float = 0.2) -> StopOutcome:
     """Writes STOP, then waits for the lock to be released.  With no run holding the lock, STOP
     stays for a run that is starting now (a later run ignores it as stale)."""
     paths = CachePaths.of(cache)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
-from ..cache import Cache, CachePaths, reader, transaction
+from ..cache import Cache, CachePaths, PathLike, reader, transaction
 from ..errors import InputError, UsageError, storage_errors
 from .keys import derive_keys, existing_keys
 
 MAX_IP_ID = 2**63 - 1
 
 
-def show_ip(*, cache: Path, ip_id: int, password: str | None) -> str:
+def show_ip(*, cache: PathLike, ip_id: int, password: str | None) -> str:
     """The raw IP behind `ip_id` (the only function that ever returns one).  Reads without the
     lock and writes nothing (no key file either), so an operator can look while the nightly run
     is going."""
@@ -27,7 +26,7 @@ def show_ip(*, cache: Path, ip_id: int, password: str | None) -> str:
     return keys.unseal(bytes(row[0])).decode("ascii", "replace")
 
 
-def rotate_key(*, cache: Path, password: str | None, new_password: str) -> int:
+def rotate_key(*, cache: PathLike, password: str | None, new_password: str) -> int:
     """Re-seals every stored IP under `new_password`; ids do not change.  Returns the IP count."""
     with Cache.open_for_writing(cache, command="config key rotate") as opened, storage_errors(what=opened.paths.root):
         old = existing_keys(opened.db, password=password, where=opened.paths.root)

@@ -14,10 +14,9 @@ import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..arrow import pa, pc
-from ..cache import Cache, CachePaths, meta_value, reader, transaction
+from ..cache import Cache, CachePaths, PathLike, meta_value, reader, transaction
 from ..errors import UsageError, storage_errors
 from .classify import RangeTable, number_of
 from .keys import IPKeys, existing_keys, load_keys
@@ -109,7 +108,7 @@ def excluded_ips(db: sqlite3.Connection, *, password: str | None) -> IPFilter | 
     return IPFilter.of(stored_entries(db, keys=load_keys(db, password=password)))
 
 
-def add_excluded_ips(*, cache: Path, entries: Sequence[str], password: str | None = None) -> list[str]:
+def add_excluded_ips(*, cache: PathLike, entries: Sequence[str], password: str | None = None) -> list[str]:
     """Adds CIDR ranges or `re:` patterns to the cache's exclusion list; returns the whole list."""
     chosen = parse_entries(entries)
     with (
@@ -122,7 +121,7 @@ def add_excluded_ips(*, cache: Path, entries: Sequence[str], password: str | Non
         return sorted(set(current) | set(chosen))
 
 
-def remove_excluded_ips(*, cache: Path, entries: Sequence[str], password: str | None = None) -> list[str]:
+def remove_excluded_ips(*, cache: PathLike, entries: Sequence[str], password: str | None = None) -> list[str]:
     """Removes entries from the exclusion list (an entry not in it is a usage error)."""
     chosen = parse_entries(entries)
     with (
@@ -139,9 +138,9 @@ def remove_excluded_ips(*, cache: Path, entries: Sequence[str], password: str | 
         return kept
 
 
-def list_excluded_ips(*, cache: Path, password: str | None = None) -> list[str]:
+def list_excluded_ips(*, cache: PathLike, password: str | None = None) -> list[str]:
     """The exclusion list, unsealed with the cache's key (read-only)."""
     with reader(CachePaths.of(cache)) as db:
         if meta_value(db, META_NAME) is None:
             return []
-        return stored_entries(db, keys=existing_keys(db, password=password, where=cache))
+        return stored_entries(db, keys=existing_keys(db, password=password, where=CachePaths.of(cache).root))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..addresses import requester_rows
 from ..arrow import pa, pc, pq
-from ..cache import Cache, create_private, fsync_directory, rows_for, transaction
+from ..cache import Cache, PathLike, create_private, fsync_directory, rows_for, transaction
 from ..errors import storage_errors
 from ..progress import progress_bar
 from ..rows import read_rows
@@ -208,7 +208,7 @@ def open_indexer(cache: Cache, *, password: str | None) -> Indexer:
     return Indexer(cache, load_keys(cache.db, password=password))
 
 
-def update_ip_indexes(*, cache: Path, password: str | None = None, show_progress: bool | None = None) -> int:
+def update_ip_indexes(*, cache: PathLike, password: str | None = None, show_progress: bool | None = None) -> int:
     """Converts every TSV shard an older version left (raw IPs in the clear) into an indexed
     Parquet shard; returns how many were converted (0: nothing to do, `extract` indexes as it
     commits)."""

@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from .. import __version__
-from ..cache import Cache, make_private_folder, meta_value, replaced, transaction
+from ..cache import Cache, PathLike, make_private_folder, meta_value, replaced, transaction
 from ..errors import MissingToolError, UsageError, storage_errors
 from ..geodata import is_place
 from ..text import escape_text
@@ -116,11 +116,11 @@ def section(published: Published, name: str, *, number: int, specs: dict[str, di
     )
 
 
-def report(*, cache: Path, out: Path | None = None, datasets: Sequence[str] = ()) -> ReportResult:
+def report(*, cache: PathLike, out: PathLike | None = None, datasets: Sequence[str] = ()) -> ReportResult:
     """Writes the report of the summaries published in `cache` to `out` (default
     `<cache>/report/`), with a section for each of `datasets`."""
     with Cache.open_for_writing(cache, command="report") as opened:
-        return report_into(opened, out=out, datasets=datasets)
+        return report_into(opened, out=None if out is None else Path(out), datasets=datasets)
 
 
 def report_into(opened: Cache, *, out: Path | None = None, datasets: Sequence[str] = ()) -> ReportResult:

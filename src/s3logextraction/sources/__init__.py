@@ -1,5 +1,6 @@
 """Where log objects come from: a `LogSource` lists `LogObject`s and reads them."""
 
+import os
 from pathlib import Path
 
 from ..errors import UsageError
@@ -7,7 +8,9 @@ from .base import GZIP_MAGIC, Listing, LogObject, LogSource, Seal, decompressed
 from .local import LocalFolder
 
 
-def open_source(location: Path | str, *, endpoint_url: str | None = None, inventory: Path | None = None) -> LogSource:
+def open_source(
+    location: str | os.PathLike[str], *, endpoint_url: str | None = None, inventory: Path | None = None
+) -> LogSource:
     """The source behind a command-line location: `s3://BUCKET/PREFIX` (listed live, or from a
     local copy of its S3 Inventory) or a local folder."""
     if isinstance(location, str) and location.startswith("s3://"):

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..agents import CounterRules
 from ..arrow import pa, pc
-from ..cache import Cache, meta_value, summary_inputs, transaction
+from ..cache import Cache, PathLike, meta_value, summary_inputs, transaction
 from ..datasets import check_level, dataset_folder
 from ..datasets.dandi import DandiSource, attribution_token, dandi_places
 from ..errors import storage_errors
@@ -114,7 +114,7 @@ def file_count(root: Path) -> int:
 
 def publish(
     *,
-    cache: Path,
+    cache: PathLike,
     outputs: Sequence[tuple[str, Mode]],
     level: int = 1,
     pick: Sequence[str] = (),
@@ -221,7 +221,7 @@ def publish_coordinates(opened: Cache) -> int:
 
 def update_summaries(
     *,
-    cache: Path,
+    cache: PathLike,
     mode: Mode = Mode.generic,
     level: int = 1,
     pick: Sequence[str] = (),
@@ -249,7 +249,7 @@ def update_summaries(
 
 def update_totals(
     *,
-    cache: Path,
+    cache: PathLike,
     mode: Mode = Mode.generic,
     level: int = 1,
     privacy: Privacy | None = None,
