@@ -238,9 +238,15 @@ def test_first_sigint_drains_second_aborts(small_corpus: tuple[Path, dict[str, A
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.005)
     process.send_signal(signal.SIGTERM)
-    time.sleep(0.01)
+    assert process.stderr is not None
+    seen = []  # the second signal goes once the first one's handler has run (`stopping:`)
+    while not any("stopping:" in line for line in seen):
+        line = process.stderr.readline()
+        assert line, f"ended without draining: {seen}"
+        seen.append(line)
     process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
+    _, rest = process.communicate(timeout=60)
+    stderr = "".join(seen) + rest
     assert process.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "error: aborted: batches in flight discarded, committed work kept"
     extract(logs, cache=cache, workers=2)

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -114,14 +115,26 @@ def test_a_reset_extraction_empties_the_store(
 def test_sigkill_in_summaries_at_any_instant(
     small_corpus: tuple[Path, dict[str, Any]], reference: dict[str, str], tmp_path: Path, seed: int
 ) -> None:
-    """`run` killed at a random instant of its later stages (store fold, publish), then rerun."""
+    """`run` killed at a random instant of its later stages (store fold, publish), then rerun.  The
+    kill is sent once geolocation has reported (the fold starts next) and is checked to land
+    before the summaries' line: a kill after the publish would prove nothing."""
     logs, _ = small_corpus
     cache = tmp_path / "cache"
     assert cli("extract", str(logs), "--cache", str(cache), "--workers", "2", "--batch-size", "512K").returncode == 0
-    process = subprocess.Popen([SCRIPT, "run", str(logs), "--cache", str(cache)], stderr=subprocess.DEVNULL)
-    time.sleep(random.Random(seed).uniform(0.2, 2.5))
+    process = subprocess.Popen([SCRIPT, "run", str(logs), "--cache", str(cache)], stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stderr.readline, "")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 60
+    while not any(line.startswith("ip coordinates:") for line in lines):
+        assert process.poll() is None and time.monotonic() < deadline, lines
+        time.sleep(0.001)
+    time.sleep(random.Random(seed).uniform(0.0, 0.25))
     process.send_signal(signal.SIGKILL)
     process.wait()
+    reader.join(10)
+    assert process.returncode == -signal.SIGKILL
+    assert not any(line.startswith("summaries:") for line in lines), "the kill landed after the publish"
     result = cli("run", str(logs), "--cache", str(cache))
     assert result.returncode == 0, result.stderr
     assert published(cache) == reference

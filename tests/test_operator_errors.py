@@ -436,10 +436,19 @@ def process_state() -> tuple[Any, ...]:
     return mask, handlers, signal.pthread_sigmask(signal.SIG_BLOCK, set())
 
 
-def test_every_command_is_a_library_function_that_leaves_the_process_alone(tmp_path: Path) -> None:
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The umask this test needs, and the session's own back afterwards."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def test_every_command_is_a_library_function_that_leaves_the_process_alone(tmp_path: Path, umask_022: None) -> None:
     logs = write_logs(tmp_path / "logs", {"alpha/x.bin": 3, "beta/y.bin": 2})
     cache = tmp_path / "cache"
-    os.umask(0o022)
     before = process_state()
     stop = threading.Event()
     extracted = s3logextraction.extract(logs, cache=cache, workers=2, stop=stop, settle_seconds=0)

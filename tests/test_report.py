@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT, age, cli
+from .conftest import age, cli
 
 pytest.importorskip("vl_convert", reason="the [report] extra is not installed")
-ARTEFACTS = ROOT / "test-artifacts"
 TINY = "tiny-dataset"
 TINY_LINE = (
     "79a5 archive [02/Jan/2024:10:00:00 +0000] 192.0.2.77 - REQ1 REST.GET.OBJECT {key} "
@@ -141,7 +140,7 @@ def browser_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def test_the_page_renders_offline_in_a_real_browser(published: Path) -> None:
+def test_the_page_renders_offline_in_a_real_browser(published: Path, tmp_path: Path) -> None:
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     executable = browser_path()
     if executable is None:
@@ -169,8 +168,7 @@ def test_the_page_renders_offline_in_a_real_browser(published: Path) -> None:
             ordered = [int(value) for value in page.locator("#datasets-table tbody td[data-field=total_bytes_sent]")
                        .evaluate_all("cells => cells.map(cell => cell.dataset.sort)")]  # fmt: skip
             assert ordered == sorted(ordered) and len(ordered) > 2
-            ARTEFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTEFACTS / "report.png"), full_page=True)
+            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         finally:
             browser.close()
     assert requests == [] and errors == []

@@ -82,6 +82,8 @@ def cache_command(
     check = validate_cache(cache=load_settings(cache=cache).cache, quick=quick, password=current_password())
     for problem in check.problems:
         typer.echo(problem)
+    for note in check.notes:
+        typer.echo(f"note: {note}", err=True)
     typer.echo(check.summary(), err=True)
     if not check.clean:
         raise FindingsError(f"{len(check.problems)} problems in the cache (listed above)")

@@ -17,7 +17,7 @@ import os
 import re
 import sqlite3
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +44,7 @@ class CacheCheck:
     files: int = 0
     ips: int = 0
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # not problems: what was found and why it is fine
 
     @property
     def clean(self) -> bool:
@@ -82,13 +83,17 @@ def validate_cache(
         raw = {keys.unseal(bytes(sealed)) for (sealed,) in db.execute("SELECT sealed FROM ips")}
         check.ips = len(raw)
         present = [batch for batch in batches if shard_file(paths, batch).exists()]
+        in_keys: set[bytes] = set()
         with progress_bar(total=len(present), unit="shard", description="check shards", enabled=show_progress) as bar:
             for batch in present:
-                check.problems += shard_rows(paths, batch, ids=ids, raw=raw)
+                check.problems += shard_rows(paths, batch, ids=ids, raw=raw, in_keys=in_keys)
                 bar.update(1)
         check.shards = len(present)
         decoded_shards = {shard_file(paths, batch) for batch in present if batch.shard_format == "parquet"}
-        check.problems += raw_ips(paths.root, raw, done=decoded_shards)
+        for path, hits in raw_ips(paths.root, raw, done=decoded_shards).items():
+            check.problems += clear_ips(path, hits=[hit for hit in hits if hit not in in_keys], root=paths.root)
+            check.notes += object_data(path, hits=[hit for hit in hits if hit in in_keys], root=paths.root)
+        check.notes += object_data(paths.shards, hits=sorted(in_keys), root=paths.root)
         modes, check.files = private_modes(paths.root)
         check.problems += modes
     return check
@@ -182,9 +187,12 @@ def footer(paths: CachePaths, batch: Batch, *, top: int) -> list[str]:
     return problems
 
 
-def shard_rows(paths: CachePaths, batch: Batch, *, ids: pa.Array, raw: set[bytes]) -> list[str]:
+def shard_rows(paths: CachePaths, batch: Batch, *, ids: pa.Array, raw: set[bytes], in_keys: set[bytes]) -> list[str]:
     """The whole shard read (every page decoded): row count, ip_ids against the index, and no raw
-    IP in its text columns."""
+    IP in its text columns but the object keys.  A key is object data, named by whoever stored
+    the object, not a requester's address: the indexed IPs a key spells are added to `in_keys`,
+    and their copies elsewhere (asset paths in the summaries, keys in the aggregate store) are
+    notes, not problems."""
     path = shard_file(paths, batch)
     if batch.shard_format != "parquet":
         return []
@@ -199,13 +207,24 @@ def shard_rows(paths: CachePaths, batch: Batch, *, ids: pa.Array, raw: set[bytes
     unknown = pc.sum(pc.invert(pc.is_in(distinct, value_set=ids))).as_py() or 0
     if unknown:
         problems.append(f"batch {batch.batch_id}: {unknown} ip_ids of its shard are not in the IP index")
-    problems += clear_ips(path, tokens=text_tokens(table), raw=raw, root=paths.root)
+    in_keys.update(token for token in text_tokens(table.select(["key"])) if token in raw)
+    others = [name for name in table.column_names if name != "key"]
+    problems += clear_ips(
+        path, hits=[token for token in text_tokens(table.select(others)) if token in raw], root=paths.root
+    )
     return problems
 
 
-def clear_ips(path: Path, *, tokens: Iterable[bytes], raw: set[bytes], root: Path) -> list[str]:
-    hits = sum(1 for token in tokens if token in raw)
-    return [f"{path.relative_to(root)} holds {hits} raw IPs in clear text"] if hits else []
+def clear_ips(path: Path, *, hits: Sequence[bytes], root: Path) -> list[str]:
+    return [f"{path.relative_to(root)} holds {len(hits)} raw IPs in clear text"] if hits else []
+
+
+def object_data(path: Path, *, hits: Sequence[bytes], root: Path) -> list[str]:
+    return (
+        [f"{path.relative_to(root)} holds {len(hits)} IP-shaped values in object keys (object data, not requesters)"]
+        if hits
+        else []
+    )
 
 
 def walk(root: Path, *, top: bool = True) -> Iterator[os.DirEntry[str]]:
@@ -238,19 +257,21 @@ def private_modes(root: Path) -> tuple[list[str], int]:
     return problems, files
 
 
-def raw_ips(root: Path, raw: set[bytes], *, done: set[Path]) -> list[str]:
+def raw_ips(root: Path, raw: set[bytes], *, done: set[Path]) -> dict[Path, list[bytes]]:
     """Files (other than the shards in `done`, already checked) holding an indexed IP in clear
-    text, with the number of occurrences."""
+    text, with each occurrence."""
+    found: dict[Path, list[bytes]] = {}
     if not raw:
-        return []
-    problems = []
+        return found
     for entry in walk(root):
         path = Path(entry.path)
         if entry.is_file(follow_symlinks=False) and path not in done:
             table = decoded(path)
             tokens = text_tokens(table) if table is not None else byte_tokens(path)
-            problems += clear_ips(path, tokens=tokens, raw=raw, root=root)
-    return problems
+            hits = [token for token in tokens if token in raw]
+            if hits:
+                found[path] = hits
+    return found
 
 
 def text_tokens(table: pa.Table) -> Iterator[bytes]:
