@@ -177,9 +177,16 @@ def secret_text(value: Any) -> Secret:
         return value
     if not isinstance(value, str):
         raise ValueError("it must be text")  # the value itself is never echoed
-    if not value:
-        raise ValueError("it is set but empty (unset it, or give a value)")
     return Secret(value)
+
+
+def password_text(value: Any) -> Secret:
+    """An empty password is refused, not taken as none: an operator who set the variable believes
+    the index is sealed with a password (a service key that is empty is simply not set)."""
+    secret = secret_text(value)
+    if not secret.reveal():
+        raise ValueError("it is set but empty (unset S3_LOG_EXTRACTION_PASSWORD to use the key file, or set one)")
+    return secret
 
 
 def one_of(*choices: str) -> Parser:
@@ -246,7 +253,7 @@ class Settings:
     counter_machine_clients: list[str] = setting(
         parse=texts, factory=lambda: list(DEFAULT_MACHINE_CLIENTS), json_list=True
     )
-    password: Secret | None = setting(parse=optional(secret_text), secret=True)
+    password: Secret | None = setting(parse=optional(password_text), secret=True)
     ipinfo_api_key: Secret | None = setting(parse=optional(secret_text), secret=True)
     opencage_api_key: Secret | None = setting(parse=optional(secret_text), secret=True)
 
