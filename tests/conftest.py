@@ -120,3 +120,53 @@ def cli(
     """The installed console script in a real subprocess."""
     script = Path(sys.executable).with_name("s3logextraction")
     return subprocess.run([str(script), *args], capture_output=True, text=True, env=env, check=check, **kwargs)
+
+
+# The CLI in a fresh interpreter that kills itself (SIGKILL) at the KILL_AT-th file event whose
+# path contains one of KILL_PATHS; KILL_OPS picks the events: rename, replace, link (by target)
+# and create (os.open with O_CREAT).  KILL_AT=0 kills nothing and prints "events N" at exit, so a
+# test can draw a point among all of them.  The kill then lands, by construction, in the stage
+# that writes those paths.
+KILL_AT_EVENT = """
+import atexit, os, signal, sys
+at, marks, ops = int(os.environ["KILL_AT"]), os.environ["KILL_PATHS"].split(","), os.environ["KILL_OPS"].split(",")
+seen = 0
+def event(path):
+    global seen
+    if any(mark in os.fspath(path) for mark in marks):
+        seen += 1
+        if seen == at:
+            os.kill(os.getpid(), signal.SIGKILL)
+def patch(name):
+    real = getattr(os, name)
+    def patched(source, target, *args, **kwargs):
+        event(target)
+        return real(source, target, *args, **kwargs)
+    setattr(os, name, patched)
+for name in ("rename", "replace", "link"):
+    if name in ops:
+        patch(name)
+if "create" in ops:
+    real_open = os.open
+    def opened(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT:
+            event(path)
+        return real_open(path, flags, *args, **kwargs)
+    os.open = opened
+if at == 0:
+    atexit.register(lambda: print("events", seen, file=sys.stderr))
+from s3logextraction.cli import main
+main(sys.argv[1:])
+"""
+
+
+def killed_at_event(
+    *args: str, at: int, paths: tuple[str, ...], ops: tuple[str, ...]
+) -> subprocess.CompletedProcess[str]:
+    """The CLI run with `args`, killed at its `at`-th matching file event (0: counted only)."""
+    environment = {**os.environ, "KILL_AT": str(at), "KILL_PATHS": ",".join(paths), "KILL_OPS": ",".join(ops)}
+    return subprocess.run([sys.executable, "-c", KILL_AT_EVENT, *args], env=environment, capture_output=True, text=True)
+
+
+def events_counted(result: subprocess.CompletedProcess[str]) -> int:
+    return int(result.stderr.strip().splitlines()[-1].removeprefix("events "))

@@ -9,14 +9,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import age, cli
+from .conftest import age, cli, events_counted, killed_at_event
 
 SCRIPT = str(Path(sys.executable).with_name("s3logextraction"))
 
@@ -111,30 +109,29 @@ def test_a_reset_extraction_empties_the_store(
     assert published(cache) == reference
 
 
+def written(cache: Path) -> tuple[str, ...]:
+    """Where the fold and the publish write: the aggregate store and the published set."""
+    return (f"{cache}/aggregates/", f"{cache}/published/", f"{cache}/summaries")
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_sigkill_in_summaries_at_any_instant(
     small_corpus: tuple[Path, dict[str, Any]], reference: dict[str, str], tmp_path: Path, seed: int
 ) -> None:
-    """`run` killed at a random instant of its later stages (store fold, publish), then rerun.  The
-    kill is sent once geolocation has reported (the fold starts next) and is checked to land
-    before the summaries' line: a kill after the publish would prove nothing."""
+    """`run` killed at a random point of its later stages (store fold, publish), then rerun.  The
+    point is drawn among the files those stages create, link or rename (counted in a first run
+    of the same cache), so the kill lands in them by construction, not by timing."""
     logs, _ = small_corpus
     cache = tmp_path / "cache"
     assert cli("extract", str(logs), "--cache", str(cache), "--workers", "2", "--batch-size", "512K").returncode == 0
-    process = subprocess.Popen([SCRIPT, "run", str(logs), "--cache", str(cache)], stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(process.stderr.readline, "")), daemon=True)
-    reader.start()
-    deadline = time.monotonic() + 60
-    while not any(line.startswith("ip coordinates:") for line in lines):
-        assert process.poll() is None and time.monotonic() < deadline, lines
-        time.sleep(0.001)
-    time.sleep(random.Random(seed).uniform(0.0, 0.25))
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    reader.join(10)
-    assert process.returncode == -signal.SIGKILL
-    assert not any(line.startswith("summaries:") for line in lines), "the kill landed after the publish"
+    counting = tmp_path / "counting"
+    shutil.copytree(cache, counting, symlinks=True)
+    ops = ("create", "link", "rename", "replace")
+    counted = killed_at_event("run", str(logs), "--cache", str(counting), at=0, paths=written(counting), ops=ops)
+    assert counted.returncode == 0, counted.stderr
+    point = random.Random(seed).randint(1, events_counted(counted))
+    killed = killed_at_event("run", str(logs), "--cache", str(cache), at=point, paths=written(cache), ops=ops)
+    assert killed.returncode == -signal.SIGKILL, (point, killed.stderr)
     result = cli("run", str(logs), "--cache", str(cache))
     assert result.returncode == 0, result.stderr
     assert published(cache) == reference

@@ -284,6 +284,8 @@ def test_a_version_5_dandi_attribution_is_kept_and_clustered(tmp_path: Path) -> 
         pass
     db = sqlite3.connect(cache / "state.sqlite")
     db.executescript(
+        "ALTER TABLE changed_objects DROP COLUMN committed_mtime_ns;"  # version 8
+        "ALTER TABLE changed_objects DROP COLUMN seen_mtime_ns;"
         "DROP TABLE sealed_folders;"  # version 7
         "DROP INDEX dandi_assets_dandiset; DROP TABLE dandi_assets;"
         "CREATE TABLE dandi_assets (content_id TEXT NOT NULL, dandiset_id TEXT NOT NULL, path TEXT NOT NULL,"

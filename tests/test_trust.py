@@ -13,7 +13,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import tarfile
 import textwrap
 import time
@@ -26,7 +25,7 @@ from s3logextraction import extract, status
 from s3logextraction.addresses import masked_agent
 from s3logextraction.datasets import dataset_folder
 
-from .conftest import age, cli
+from .conftest import age, cli, killed_at_event
 from .test_extract import ips_and_agents, shard_rows
 from .test_parser import GOOD
 
@@ -214,27 +213,6 @@ def tree_bytes(root: Path) -> dict[str, str]:
     }
 
 
-KILL_AT_RENAME = """
-import os, signal, sys
-count = int(os.environ["KILL_AT"])
-seen = 0
-for name in ("rename", "replace"):
-    real = getattr(os, name)
-    def patched(source, target, *args, _real=real, **kwargs):
-        global seen
-        path = os.fspath(target)
-        if os.path.basename(path) == "summaries" or "/summaries/" in path or "/published/" in path:
-            seen += 1
-            if seen == count:
-                os.kill(os.getpid(), signal.SIGKILL)
-        return _real(source, target, *args, **kwargs)
-    setattr(os, name, patched)
-from s3logextraction.cli import main
-sys.argv = ["s3logextraction", *sys.argv[1:]]
-main()
-"""
-
-
 def test_a_publish_killed_at_its_renames_leaves_the_old_set_or_the_new_one(
     small_corpus: tuple[Path, dict[str, object]], tmp_path: Path
 ) -> None:
@@ -244,12 +222,10 @@ def test_a_publish_killed_at_its_renames_leaves_the_old_set_or_the_new_one(
     old = tree_bytes(cache / "summaries")
     kills = 0
     for attempt in range(1, 6):
-        done = subprocess.run(
-            [sys.executable, "-c", KILL_AT_RENAME, "update", "summaries", "--cache", str(cache), "--level", "2"],
-            env={**os.environ, "KILL_AT": "1"},
-            capture_output=True,
-            text=True,
-        )
+        done = killed_at_event(
+            "update", "summaries", "--cache", str(cache), "--level", "2",
+            at=1, paths=(f"{cache}/summaries", f"{cache}/published/"), ops=("rename", "replace"),
+        )  # fmt: skip
         assert done.returncode == -signal.SIGKILL, (attempt, done.stderr)
         kills += 1
         assert tree_bytes(cache / "summaries") == old

@@ -216,15 +216,25 @@ def shard_rows(paths: CachePaths, batch: Batch, *, ids: pa.Array, raw: set[bytes
 
 
 def clear_ips(path: Path, *, hits: Sequence[bytes], root: Path) -> list[str]:
-    return [f"{path.relative_to(root)} holds {len(hits)} raw IPs in clear text"] if hits else []
+    return [f"{shown(path, root=root)} holds {len(hits)} raw IPs in clear text"] if hits else []
 
 
 def object_data(path: Path, *, hits: Sequence[bytes], root: Path) -> list[str]:
     return (
-        [f"{path.relative_to(root)} holds {len(hits)} IP-shaped values in object keys (object data, not requesters)"]
+        [f"{shown(path, root=root)} holds {len(hits)} IP-shaped values in object keys (object data, not requesters)"]
         if hits
         else []
     )
+
+
+def shown(path: Path, *, root: Path) -> str:
+    """`path` relative to the cache, a file of the published set named through `summaries/` (the
+    path readers use) rather than its generation folder."""
+    relative = path.relative_to(root)
+    link = CachePaths(root).summaries
+    if len(relative.parts) > 2 and link.is_symlink() and relative.parts[:2] == Path(os.readlink(link)).parts:
+        return Path("summaries", *relative.parts[2:]).as_posix()
+    return relative.as_posix()
 
 
 def walk(root: Path, *, top: bool = True) -> Iterator[os.DirEntry[str]]:
@@ -250,7 +260,7 @@ def private_modes(root: Path) -> tuple[list[str], int]:
         expected = PRIVATE_FOLDER if folder else PRIVATE_FILE
         if stat.S_IMODE(mode) & ~expected:
             kind = "folder" if folder else "file"
-            relative = Path(entry.path).relative_to(root)
+            relative = shown(Path(entry.path), root=root)
             problems.append(
                 f"{kind} {relative} has mode {stat.S_IMODE(mode):04o} (expected {expected:04o} or stricter)"
             )
