@@ -5,8 +5,7 @@ signal handlers, exits the process or changes process-wide state (a stop request
 as a `threading.Event`).
 """
 
-__version__ = "0.1.0"  # the one place it is written: pyproject.toml reads it from here
-
+from .appinfo import __version__
 from .extract import ExtractReport, extract, reset_extraction, stop
 from .geolocate import Geolocation, update_ip_coordinates, update_ip_database, update_ip_regions
 from .ips.admin import rotate_key, show_ip

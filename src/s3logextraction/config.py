@@ -18,29 +18,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from .agents import DEFAULT_MACHINE_CLIENTS
+from .appinfo import config_file, default_cache_dir
 from .datasets.dandi import DEFAULT_API_URL
 from .errors import ConfigError, S3LogExtractionError
 from .ips.providers import ProviderName
 from .operations import DEFAULT_OPERATIONS, ExtractMode, check_operations
 from .sizes import parse_size
-
-APP_NAME = "s3logextraction"
-
-
-def config_dir() -> Path:
-    return Path(platformdirs.user_config_dir(APP_NAME))
-
-
-def config_file() -> Path:
-    return config_dir() / "config.yaml"
-
-
-def default_cache_dir() -> Path:
-    return Path(platformdirs.user_cache_dir(APP_NAME))
-
 
 ENV_PREFIX = "S3LOGEXTRACTION_"
 SEED_NAMES = {  # environment names operators already use, tried before the prefixed one

@@ -5,7 +5,8 @@ from typing import Annotated
 
 import typer
 
-from ..config import config_file, load_settings, set_cache_dir, settings_shown
+from ..appinfo import config_file
+from ..config import load_settings, set_cache_dir, settings_shown
 from ..ips.exclude import add_excluded_ips, list_excluded_ips, remove_excluded_ips
 from .ip_cmd import current_password
 from .options import CacheOption

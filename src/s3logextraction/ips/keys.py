@@ -20,8 +20,8 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..appinfo import config_dir
 from ..cache import meta_value, transaction
-from ..config import config_dir
 from ..errors import InputError, WrongKeyError
 
 if TYPE_CHECKING:
