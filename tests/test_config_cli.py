@@ -44,8 +44,8 @@ def test_service_keys_and_password_keep_their_seed_names(monkeypatch: pytest.Mon
     monkeypatch.setenv("IPINFO_API_KEY", "k1")
     monkeypatch.setenv("S3_LOG_EXTRACTION_PASSWORD", "pw")
     settings = load_settings()
-    assert settings.ipinfo_api_key is not None and settings.ipinfo_api_key.reveal() == "k1"
-    assert settings.password is not None and settings.password.reveal() == "pw"
+    assert settings.ipinfo_api_key is not None and settings.ipinfo_api_key.get_secret_value() == "k1"
+    assert settings.password is not None and settings.password.get_secret_value() == "pw"
 
 
 def test_invalid_setting_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,4 +202,4 @@ def test_a_secret_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("S3_LOG_EXTRACTION_PASSWORD", "hunter2-but-long")
     settings = load_settings()
     assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.password)
-    assert settings.password is not None and settings.password.reveal() == "hunter2-but-long"
+    assert settings.password is not None and settings.password.get_secret_value() == "hunter2-but-long"

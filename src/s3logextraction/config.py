@@ -1,9 +1,12 @@
 """Settings: defaults < YAML file in the user config dir < environment variables < flags.
 
-The YAML file is `<user config dir>/s3logextraction/config.yaml` (platformdirs, so XDG variables
-are honoured).  Environment variables use the `S3LOGEXTRACTION_` prefix; the service keys and the
-password also keep the names operators already use (`IPINFO_API_KEY`, `OPENCAGE_API_KEY`,
-`S3_LOG_EXTRACTION_PASSWORD`).  Flags are applied by the caller through `load_settings(**overrides)`.
+One pydantic-settings model: the YAML file `<user config dir>/s3logextraction/config.yaml`
+(platformdirs, so XDG variables are honoured; unknown names refused), environment variables with
+the `S3LOGEXTRACTION_` prefix (any case; the service keys and the password also under the names
+operators already use: `IPINFO_API_KEY`, `OPENCAGE_API_KEY`, `S3_LOG_EXTRACTION_PASSWORD`), and
+the flags a command was given, passed as the model's init values.  Each value is validated once,
+by the type of its field; a refused one is one line naming the setting and why (exit 78, or 2
+when the value came from a flag); a secret is a `SecretStr` and never echoed.
 """
 
 from __future__ import annotations
@@ -13,50 +16,46 @@ import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AliasChoices, Field, PlainValidator, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from .agents import DEFAULT_MACHINE_CLIENTS
 from .appinfo import config_file, default_cache_dir
 from .datasets.dandi import DEFAULT_API_URL
-from .errors import ConfigError, S3LogExtractionError
+from .errors import ConfigError, S3LogExtractionError, UsageError
 from .ips.providers import ProviderName
 from .operations import DEFAULT_OPERATIONS, ExtractMode, check_operations
 from .sizes import parse_size
 
 ENV_PREFIX = "S3LOGEXTRACTION_"
-SEED_NAMES = {  # environment names operators already use, tried before the prefixed one
-    "password": ("S3_LOG_EXTRACTION_PASSWORD",),
-    "ipinfo_api_key": ("IPINFO_API_KEY",),
-    "opencage_api_key": ("OPENCAGE_API_KEY",),
-}
+# Bounds of the numbers settings and flags take: past them a value means nothing (a settle time
+# of 31 years, a key of more segments than S3 allows) and would overflow the clock arithmetic and
+# the int64 columns downstream.
+MAX_SECONDS = 10**9
+MAX_DAYS = 36_500
+MAX_LEVEL = 1024  # an S3 key is at most 1024 bytes
+MAX_COUNT = 10**12
+MAX_WORKERS = 4096
 
 
-class Secret:
-    """A password or service key: its repr and str never show it, so no log line or traceback can."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-
-def revealed(value: Secret | None) -> str | None:
+def revealed(value: SecretStr | None) -> str | None:
     """The secret's text, for the one call that needs it (a key derivation, an HTTP header)."""
-    return value.reveal() if value else None
+    return value.get_secret_value() if value else None
 
 
-Parser = Callable[[Any], Any]
+# The checks behind the constrained types below: each takes what a file, the environment (text)
+# or a flag gives and raises ValueError with the reason, which becomes the one line an operator sees.
+Check = Callable[[Any], Any]
 
 
 def text(value: Any) -> str:
@@ -69,16 +68,6 @@ def path(value: Any) -> Path:
     if isinstance(value, Path):
         return value
     return Path(text(value))
-
-
-# Bounds of the numbers settings and flags take: past them a value means nothing (a settle time
-# of 31 years, a key of more segments than S3 allows) and would overflow the clock arithmetic and
-# the int64 columns downstream.
-MAX_SECONDS = 10**9
-MAX_DAYS = 36_500
-MAX_LEVEL = 1024  # an S3 key is at most 1024 bytes
-MAX_COUNT = 10**12
-MAX_WORKERS = 4096
 
 
 def whole(value: Any) -> int:
@@ -97,9 +86,9 @@ def whole(value: Any) -> int:
     return number
 
 
-def at_most(parse: Parser, limit: int) -> Parser:
+def at_most(check: Check, limit: int) -> Check:
     def bounded(value: Any) -> Any:
-        number = parse(value)
+        number = check(value)
         if number > limit:
             raise ValueError(f"{number} is more than {limit}")
         return number
@@ -139,7 +128,15 @@ def workers_count(value: Any) -> int:
     number = whole(value)
     if number == 0:
         raise ValueError("0 is not a number of workers (use a positive count, or -1 for all cores)")
+    if abs(number) > MAX_WORKERS:
+        raise ValueError(f"{number} is more than {MAX_WORKERS} workers")
     return number
+
+
+def size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{value!r} is not a size")
+    return parse_size(value)
 
 
 def texts(value: Any) -> list[str]:
@@ -148,41 +145,47 @@ def texts(value: Any) -> list[str]:
     return [text(item) for item in value]
 
 
+def json_texts(variable: str) -> Check:
+    """A list; from the environment (text), JSON such as `["a", "b"]`."""
+
+    def parse(value: Any) -> list[str]:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError(f'{variable} must be a JSON list such as ["a", "b"]') from None
+        return texts(value)
+
+    return parse
+
+
 def operation_names(value: Any) -> list[str]:
-    """A list, or `A,B` text as on the command line."""
+    """A list, or `A,B` text as on the command line (and in the environment)."""
     try:
         return list(check_operations(text(value).split(",") if isinstance(value, str) else texts(value)))
     except S3LogExtractionError as error:
         raise ValueError(str(error)) from None
 
 
-def secret_text(value: Any) -> Secret:
-    if isinstance(value, Secret):
-        return value
+def secret_text(value: Any) -> SecretStr | None:
+    """A secret; an empty one is none (a service key set to "" is not set)."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
     if not isinstance(value, str):
         raise ValueError("it must be text")  # the value itself is never echoed
-    return Secret(value)
+    return SecretStr(value) if value else None
 
 
-def password_text(value: Any) -> Secret:
+def password_text(value: Any) -> SecretStr:
     """An empty password is refused, not taken as none: an operator who set the variable believes
-    the index is sealed with a password (a service key that is empty is simply not set)."""
+    the index is sealed with a password."""
     secret = secret_text(value)
-    if not secret.reveal():
+    if secret is None:
         raise ValueError("it is set but empty (unset S3_LOG_EXTRACTION_PASSWORD to use the key file, or set one)")
     return secret
 
 
-def one_of(*choices: str) -> Parser:
-    def parse(value: Any) -> str:
-        if value not in choices:
-            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
-        return str(value)
-
-    return parse
-
-
-def member(kind: type[Enum]) -> Parser:
+def member(kind: type[Enum]) -> Check:
     def parse(value: Any) -> Enum:
         try:
             return kind(value)
@@ -192,90 +195,132 @@ def member(kind: type[Enum]) -> Parser:
     return parse
 
 
-def optional(parse: Parser) -> Parser:
-    return lambda value: None if value is None else parse(value)
+def one_of(*choices: str) -> Check:
+    def parse(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return str(value)
+
+    return parse
 
 
-def setting(
-    default: Any = None,
-    *,
-    parse: Parser,
-    factory: Callable[[], Any] | None = None,
-    json_list: bool = False,
-    secret: bool = False,
-) -> Any:
-    """A field whose value from a file, the environment or a flag goes through `parse` (which
-    raises ValueError with the reason); `json_list` settings are JSON lists in the environment;
-    `secret` ones are only ever shown as set or not."""
-    metadata = {"parse": parse, "json_list": json_list, "secret": secret}
-    if factory is not None:
-        return field(default_factory=factory, metadata=metadata)
-    return field(default=default, metadata=metadata)
+def optional(check: Check) -> Check:
+    return lambda value: None if value is None else check(value)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    """Every setting a command may read; flags override through `load_settings`.
+# The constrained types of the settings (and of the flags, which feed the same model).
+Workers = Annotated[int, PlainValidator(workers_count)]
+Size = Annotated[int, PlainValidator(size)]
+Count = Annotated[int, PlainValidator(at_most(positive, MAX_COUNT))]
+Seconds = Annotated[float, PlainValidator(seconds)]
+Days = Annotated[int | None, PlainValidator(optional(at_most(at_least_zero, MAX_DAYS)))]
+Text = Annotated[str, PlainValidator(text)]
+OptionalText = Annotated[str | None, PlainValidator(optional(text))]
+OptionalPath = Annotated[Path | None, PlainValidator(optional(path))]
+ServiceKey = Annotated[SecretStr | None, PlainValidator(optional(secret_text))]
 
-    Plain checks instead of a validation library: every command, and so every night's `run`,
-    starts by loading these, and the checks cost microseconds where a model build costs tens
-    of milliseconds."""
 
-    cache: Path = setting(parse=path, factory=default_cache_dir)
-    workers: int = setting(-2, parse=at_most(workers_count, MAX_WORKERS))
-    batch_size: int = setting(64 * 1024 * 1024, parse=parse_size)
-    batch_files: int = setting(2000, parse=positive)
-    settle_seconds: float = setting(600.0, parse=seconds)
-    settle_days: int | None = setting(parse=optional(at_most(at_least_zero, MAX_DAYS)))
-    s3_endpoint_url: str | None = setting(parse=optional(text))
-    s3_inventory: Path | None = setting(parse=optional(path))
-    executor: str = setting("local", parse=one_of("local", "dask"))
-    dask_scheduler: str | None = setting(parse=optional(text))
-    operations: list[str] = setting(parse=operation_names, factory=lambda: list(DEFAULT_OPERATIONS))
-    privacy_threshold: int = setting(50, parse=positive)
-    privacy_rounding: int = setting(20, parse=positive)
-    counter_machine_clients: list[str] = setting(
-        parse=texts, factory=lambda: list(DEFAULT_MACHINE_CLIENTS), json_list=True
+def seeded(name: str, seed: str) -> Any:
+    """A field also read from the environment name operators already use (first), as pydantic
+    reads an aliased field from its aliases only: the prefixed name is listed too."""
+    return Field(default=None, validation_alias=AliasChoices(seed, f"{ENV_PREFIX}{name.upper()}"))
+
+
+class YamlFile(PydanticBaseSettingsSource):
+    """The YAML file's settings (read at each load: the config dir follows the environment)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ returns the whole mapping
+
+    def __call__(self) -> dict[str, Any]:
+        return read_file_settings()
+
+
+class Settings(BaseSettings):
+    """Every setting a command may read; `load_settings` puts the flags on top."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, case_sensitive=False, extra="forbid", frozen=True, validate_by_name=True
     )
-    password: Secret | None = setting(parse=optional(password_text), secret=True)
-    ipinfo_api_key: Secret | None = setting(parse=optional(secret_text), secret=True)
-    opencage_api_key: Secret | None = setting(parse=optional(secret_text), secret=True)
+    flags: ClassVar[dict[str, str]] = {  # the flag that sets a setting, where it is not --<name>
+        "s3_endpoint_url": "--endpoint-url", "s3_inventory": "--inventory", "dask_scheduler": "--scheduler",
+        "dandi_api_url": "--api-url", "dandi_mapping": "--mapping", "share_git": "--git", "share_branch": "--branch",
+        "share_path": "--path", "ip_provider": "--provider",
+    }  # fmt: skip
 
-    mode: ExtractMode = setting(ExtractMode.generic, parse=member(ExtractMode))
-    dandi_api_url: str = setting(DEFAULT_API_URL, parse=text)
-    dandi_mapping: str | None = setting(parse=optional(text))
-    share_git: str | None = setting(parse=optional(text))
-    share_branch: str = setting("main", parse=text)
-    share_path: str = setting("summaries", parse=text)
-    ip_provider: ProviderName | None = setting(parse=optional(member(ProviderName)))
-    mmdb: Path | None = setting(parse=optional(path))
-    vpn_ranges: Path | None = setting(parse=optional(path))
-    ipinfo_url: str | None = setting(parse=optional(text))
-    opencage_url: str | None = setting(parse=optional(text))
+    # the secrets first: a refused one is reported before any other (and never echoed)
+    password: Annotated[SecretStr | None, PlainValidator(optional(password_text))] = seeded(
+        "password", "S3_LOG_EXTRACTION_PASSWORD"
+    )
+    ipinfo_api_key: ServiceKey = seeded("ipinfo_api_key", "IPINFO_API_KEY")
+    opencage_api_key: ServiceKey = seeded("opencage_api_key", "OPENCAGE_API_KEY")
+    cache: Annotated[Path, PlainValidator(path)] = Field(default_factory=default_cache_dir)
+    workers: Workers = -2
+    batch_size: Size = 64 * 1024 * 1024
+    batch_files: Count = 2000
+    settle_seconds: Seconds = 600.0
+    settle_days: Days = None
+    s3_endpoint_url: OptionalText = None
+    s3_inventory: OptionalPath = None
+    executor: Annotated[Literal["local", "dask"], PlainValidator(one_of("local", "dask"))] = "local"
+    dask_scheduler: OptionalText = None
+    operations: Annotated[list[str], NoDecode, PlainValidator(operation_names)] = list(DEFAULT_OPERATIONS)
+    privacy_threshold: Count = 50
+    privacy_rounding: Count = 20
+    counter_machine_clients: Annotated[
+        list[str], NoDecode, PlainValidator(json_texts(f"{ENV_PREFIX}COUNTER_MACHINE_CLIENTS"))
+    ] = list(DEFAULT_MACHINE_CLIENTS)
+
+    mode: Annotated[ExtractMode, PlainValidator(member(ExtractMode))] = ExtractMode.generic
+    dandi_api_url: Text = DEFAULT_API_URL
+    dandi_mapping: OptionalText = None
+    share_git: OptionalText = None
+    share_branch: Text = "main"
+    share_path: Text = "summaries"
+    ip_provider: Annotated[ProviderName | None, PlainValidator(optional(member(ProviderName)))] = None
+    mmdb: OptionalPath = None
+    vpn_ranges: OptionalPath = None
+    ipinfo_url: OptionalText = None
+    opencage_url: OptionalText = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags (init values) over the environment over the YAML file over the defaults."""
+        return init_settings, env_settings, YamlFile(settings_cls)
 
 
-SETTINGS = {item.name: item for item in fields(Settings)}
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Settings with the given flag values on top; `None` means the flag was not given."""
-    given = {name: value for name, value in overrides.items() if value is not None}
-    chosen = read_file_settings() | environment_settings() | given
-    checked: dict[str, Any] = {}
-    for name, value in chosen.items():
-        try:
-            checked[name] = SETTINGS[name].metadata["parse"](value)
-        except ValueError as error:
-            raise ConfigError(f"invalid setting {name}: {error} (check {config_file()} and the environment)") from None
-    return Settings(**checked)
+def load_settings(**flags: Any) -> Settings:
+    """Settings with the given flag values on top (`None`: the flag was not given).  A refused
+    value is one line: a usage error (exit 2) when a flag gave it, else a setting error (78)."""
+    given = {name: value for name, value in flags.items() if value is not None}
+    try:
+        return Settings(**given)
+    except SettingsError as error:
+        raise ConfigError(f"invalid settings: {str(error).splitlines()[0]}") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "?"
+        name = next((field for field in Settings.model_fields if name.lower().endswith(field)), name)
+        why = str(first["ctx"]["error"]) if first["type"] == "value_error" else first["msg"]
+        if name in given:
+            option = Settings.flags.get(name, f"--{name.replace('_', '-')}")
+            raise UsageError(f"{why} (given as {option})") from None
+        raise ConfigError(f"invalid setting {name}: {why} (check {config_file()} and the environment)") from None
 
 
 def settings_shown(settings: Settings) -> dict[str, Any]:
     """Every setting as plain text, numbers and lists (for `config show`); secrets only say whether they are set."""
     shown: dict[str, Any] = {}
-    for name, item in SETTINGS.items():
+    for name in Settings.model_fields:
         value = getattr(settings, name)
-        if item.metadata["secret"]:
+        if isinstance(value, SecretStr) or name in ("password", "ipinfo_api_key", "opencage_api_key"):
             shown[name] = "set" if value else "not set"
         elif isinstance(value, Enum):
             shown[name] = value.value
@@ -284,31 +329,6 @@ def settings_shown(settings: Settings) -> dict[str, Any]:
         else:
             shown[name] = value
     return shown
-
-
-def environment_settings() -> dict[str, Any]:
-    """The settings the environment sets: `S3LOGEXTRACTION_<NAME>` (any case), or a seed name
-    first for the password and the service keys.  A list is JSON (`["a", "b"]`), except
-    `operations`, which is comma-separated."""
-    environment = {name.upper(): value for name, value in os.environ.items()}
-    found: dict[str, Any] = {}
-    for name, item in SETTINGS.items():
-        for variable in (*SEED_NAMES.get(name, ()), f"{ENV_PREFIX}{name.upper()}"):
-            if variable in environment:
-                found[name] = decoded(
-                    environment[variable], name=name, variable=variable, json_list=item.metadata["json_list"]
-                )
-                break
-    return found
-
-
-def decoded(value: str, *, name: str, variable: str, json_list: bool) -> Any:
-    if not json_list:
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        raise ConfigError(f'invalid setting {name}: {variable} must be a JSON list such as ["a", "b"]') from None
 
 
 def resolve_workers(workers: int) -> int:
@@ -337,7 +357,7 @@ def read_file_settings() -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path} must hold a mapping of settings (name: value), not a {type(loaded).__name__}")
     loaded = flattened(loaded, path=path)
-    known = set(SETTINGS)
+    known = set(Settings.model_fields)
     for name in loaded:
         if name not in known:
             raise ConfigError(f"{path}: unknown setting {name!r}; known settings are {', '.join(sorted(known))}")

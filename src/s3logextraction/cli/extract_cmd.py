@@ -7,10 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from ..config import MAX_SECONDS, Settings, load_settings, resolve_workers, revealed
-from ..errors import PartialError, UsageError
+from ..errors import PartialError
 from ..extract import ExtractReport, extract, reset_extraction, stop
-from ..operations import check_operations
-from ..sizes import parse_size
 from ..sources import LogSource, open_source
 from ..status import status
 from .options import (
@@ -46,16 +44,10 @@ def extraction_settings(
     **others: Any,
 ) -> Settings:
     """Settings for the commands that extract; a bad flag value is a usage error (exit 2)."""
-    if workers == 0:
-        raise UsageError("--workers: 0 is not a number of workers (use a positive count, or -1 for all cores)")
-    try:
-        size = parse_size(batch_size) if batch_size is not None else None
-    except ValueError as error:
-        raise UsageError(f"--batch-size: {error}") from None
-    chosen = check_operations(operations.split(",")) if operations is not None else None
     return load_settings(
-        cache=cache, workers=workers, batch_size=size, operations=chosen, settle_seconds=settle_seconds, **others
-    )
+        cache=cache, workers=workers, batch_size=batch_size, operations=operations, settle_seconds=settle_seconds,
+        **others,
+    )  # fmt: skip
 
 
 def extraction_options(settings: Settings, *, limit: int | None, retry_failed: bool) -> dict[str, Any]:
