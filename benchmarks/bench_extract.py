@@ -36,7 +36,7 @@ PEER = Path(__file__).resolve().parents[2] / "shared" / "bench" / "polars_baseli
 EXTRACT = (
     "import json, sys, pathlib, s3logextraction; "
     "r = s3logextraction.extract(pathlib.Path(sys.argv[1]), cache=pathlib.Path(sys.argv[2]), "
-    "workers=int(sys.argv[3]), settle_seconds=0); "
+    "options=s3logextraction.ExtractOptions(workers=int(sys.argv[3]), settle_seconds=0)); "
     "print(json.dumps({'seconds': r.seconds, 'index_seconds': r.index_seconds, 'lines': r.lines_kept}))"
 )
 

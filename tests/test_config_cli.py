@@ -36,8 +36,8 @@ def test_defaults_then_file_then_environment_then_flags(isolated_home: Path, mon
     monkeypatch.setenv("S3LOGEXTRACTION_CACHE", "/from/env")
     monkeypatch.setenv("S3LOGEXTRACTION_WORKERS", "5")
     assert (load_settings().cache, load_settings().workers) == (Path("/from/env"), 5)
-    assert load_settings(cache=Path("/from/flag"), workers=None).cache == Path("/from/flag")
-    assert load_settings(cache=Path("/from/flag")).privacy_threshold == 10
+    assert load_settings({"cache": Path("/from/flag"), "workers": None}).cache == Path("/from/flag")
+    assert load_settings({"cache": Path("/from/flag")}).privacy_threshold == 10
 
 
 def test_service_keys_and_password_keep_their_seed_names(monkeypatch: pytest.MonkeyPatch) -> None:

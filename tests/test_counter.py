@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from s3logextraction import ExtractOptions, PublishOptions
 from s3logextraction.agents import CounterRules
 from s3logextraction.config import config_file
 from s3logextraction.errors import ConfigError
@@ -90,34 +91,36 @@ def test_counter_metrics_by_hand_night_by_night_and_in_one_run(tmp_path: Path) -
     # the second night's objects hold requests of the first night's hours (logs arrive late)
     deliver(logs, "2019-02-06-23-00-00-AAAA", NIGHT_ONE[:9])
     deliver(logs, "2019-02-06-23-00-01-BBBB", NIGHT_ONE[9:])
-    run(logs, cache=cache, privacy=EXACT, batch_bytes=1)
+    run(logs, cache=cache, extraction=ExtractOptions(batch_bytes=1), publishing=PublishOptions(privacy=EXACT))
     first_ds1, _ = counter_files(cache)
     # before the second click arrives the first pair is one request; so is the 17:00 run (two
     # clicks, 20 s apart) and 17:59:50 alone
     assert first_ds1 == HEADER + "2019-02\tMachine\t2\t1\n2019-02\tRegular\t11\t10\n"
     deliver(logs, "2019-03-01-10-00-00-CCCC", NIGHT_TWO)
-    run(logs, cache=cache, privacy=EXACT, batch_bytes=1)
+    run(logs, cache=cache, extraction=ExtractOptions(batch_bytes=1), publishing=PublishOptions(privacy=EXACT))
     assert counter_files(cache) == (DS1, ARCHIVE)
     # the DANDI-compatible counts are untouched: every 2xx GET (robots and double clicks included)
     by_day = (cache / "summaries" / "ds1" / "by_day.tsv").read_text().splitlines()
     assert by_day[1].split("\t")[2] == "17"  # 14 of the first night (no 304, 404, HEAD), 3 of the second
     fresh = tmp_path / "fresh"
-    run(logs, cache=fresh, privacy=EXACT)
+    run(logs, cache=fresh, publishing=PublishOptions(privacy=EXACT))
     assert counter_files(fresh) == (DS1, ARCHIVE)
-    rebuilt = update_summaries(cache=cache, privacy=EXACT, mode=Mode.archive, rebuild=True)
+    rebuilt = update_summaries(cache=cache, mode=Mode.archive, rebuild=True, options=PublishOptions(privacy=EXACT))
     assert rebuilt.files_written == 0, "a rebuild gives the same files"
 
 
 def test_the_allow_list_decides_and_a_change_recomputes(tmp_path: Path) -> None:
     logs, cache = tmp_path / "logs", tmp_path / "cache"
     deliver(logs, "2019-02-06-23-00-00-AAAA", NIGHT_ONE + NIGHT_TWO)
-    run(logs, cache=cache, privacy=EXACT)
+    run(logs, cache=cache, publishing=PublishOptions(privacy=EXACT))
     assert counter_files(cache) == (DS1, ARCHIVE)
     strict = CounterRules(machine_clients=())  # COUNTER's robots list alone: python-requests is a robot
-    update_summaries(cache=cache, privacy=EXACT, counter=strict)
+    update_summaries(cache=cache, options=PublishOptions(privacy=EXACT, counter=strict))
     ds1 = (cache / "summaries" / "ds1" / "counter_by_month.tsv").read_text()
     assert ds1 == HEADER + "2019-02\tRegular\t11\t10\n2019-03\tRegular\t1\t1\n"
-    update_summaries(cache=cache, privacy=EXACT, counter=CounterRules(machine_clients=("Firefox",)))
+    update_summaries(
+        cache=cache, options=PublishOptions(privacy=EXACT, counter=CounterRules(machine_clients=("Firefox",)))
+    )
     ds1 = (cache / "summaries" / "ds1" / "counter_by_month.tsv").read_text()
     # Firefox now Machine: everything Firefox did; Safari stays Regular; python-requests a robot
     assert ds1 == HEADER + "2019-02\tMachine\t10\t9\n2019-02\tRegular\t1\t1\n2019-03\tMachine\t1\t1\n"

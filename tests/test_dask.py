@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from s3logextraction import extract, status
+from s3logextraction import ExtractOptions, extract, status
 
 from .conftest import cli
 from .test_extract import (
@@ -41,7 +41,7 @@ def test_a_local_dask_cluster_gives_what_the_local_pool_gives(
     done = cli("extract", str(logs), "--cache", str(tmp_path / "dask"), "--executor", "dask", "--batch-size", "300K")
     assert done.returncode == 0, done.stderr
     assert "Scheduler" not in done.stderr and "worker" not in done.stderr.lower()  # Dask's own INFO lines stay quiet
-    extract(logs, cache=tmp_path / "local", workers=2, batch_bytes=300_000)
+    extract(logs, cache=tmp_path / "local", options=ExtractOptions(workers=2, batch_bytes=300_000))
     assert resolved_rows(tmp_path / "dask") == resolved_rows(tmp_path / "local")
     assert per_key(shard_rows(tmp_path / "dask")) == expected_per_key(truth)
     assert status(cache=tmp_path / "dask")["lines_read"] == truth["lines"]

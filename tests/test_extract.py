@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from s3logextraction import extract, status
+from s3logextraction import ExtractOptions, extract, status
 from s3logextraction.cache import Cache
 from s3logextraction.cli import app
 from s3logextraction.extract.plan import balanced_batch_bytes, plan_batches
@@ -104,8 +104,8 @@ def assert_consistent(cache: Path) -> None:
 
 def test_serial_and_parallel_agree_with_ground_truth(small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     logs, truth = small_corpus
-    serial = extract(logs, cache=tmp_path / "serial", workers=1, batch_bytes=500_000)
-    parallel = extract(logs, cache=tmp_path / "parallel", workers=2, batch_bytes=300_000)
+    serial = extract(logs, cache=tmp_path / "serial", options=ExtractOptions(workers=1, batch_bytes=500_000))
+    parallel = extract(logs, cache=tmp_path / "parallel", options=ExtractOptions(workers=2, batch_bytes=300_000))
     assert serial.batches > 5 and parallel.batches > serial.batches
     assert resolved_rows(tmp_path / "serial") == resolved_rows(tmp_path / "parallel")
     assert per_key(shard_rows(tmp_path / "serial")) == expected_per_key(truth)
@@ -124,11 +124,11 @@ def test_serial_and_parallel_agree_with_ground_truth(small_corpus: tuple[Path, d
 def test_rerun_and_moved_folder_extract_nothing_new(small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     logs, truth = small_corpus
     cache = tmp_path / "cache"
-    first = extract(logs, cache=cache, workers=2)
+    first = extract(logs, cache=cache, options=ExtractOptions(workers=2))
     assert first.objects_done == truth["log_objects"]
-    assert extract(logs, cache=cache, workers=2).objects_done == 0
+    assert extract(logs, cache=cache, options=ExtractOptions(workers=2)).objects_done == 0
     moved = age(Path(shutil.copytree(logs, tmp_path / "elsewhere" / "logs")))
-    again = extract(moved, cache=cache, workers=2)
+    again = extract(moved, cache=cache, options=ExtractOptions(workers=2))
     assert (again.objects_done, again.objects_remaining) == (0, 0)
     assert per_key(shard_rows(cache)) == expected_per_key(truth)
 
@@ -141,9 +141,9 @@ def test_limit_and_gzip_objects(small_corpus: tuple[Path, dict[str, Any]], tmp_p
             path.write_bytes(gzip.compress(path.read_bytes()))
     age(copy)
     cache = tmp_path / "cache"
-    partial = extract(copy, cache=cache, workers=2, limit=7)
+    partial = extract(copy, cache=cache, options=ExtractOptions(workers=2, limit=7))
     assert partial.objects_done == 7 and partial.objects_remaining == truth["log_objects"] - 7
-    extract(copy, cache=cache, workers=2)
+    extract(copy, cache=cache, options=ExtractOptions(workers=2))
     assert per_key(shard_rows(cache)) == expected_per_key(truth)
     assert_consistent(cache)
 
@@ -176,7 +176,7 @@ def test_sigkill_at_a_random_moment_loses_and_doubles_nothing(
     process.kill()
     process.wait()
     killed_at = committed_objects(cache)
-    report = extract(logs, cache=cache, workers=2)
+    report = extract(logs, cache=cache, options=ExtractOptions(workers=2))
     assert report.objects_done + killed_at == truth["log_objects"]
     assert per_key(shard_rows(cache)) == expected_per_key(truth)
     assert status(cache=cache)["lines_read"] == truth["lines"]
@@ -218,7 +218,7 @@ def test_stop_from_another_process_drains_and_rerun_finishes(
     assert "stopped on request" in stderr
     assert committed_objects(cache) < truth["log_objects"]
     assert not (cache / "STOP").exists()
-    extract(logs, cache=cache, workers=2)
+    extract(logs, cache=cache, options=ExtractOptions(workers=2))
     assert per_key(shard_rows(cache)) == expected_per_key(truth)
     assert_consistent(cache)
 
@@ -249,7 +249,7 @@ def test_first_sigint_drains_second_aborts(small_corpus: tuple[Path, dict[str, A
     stderr = "".join(seen) + rest
     assert process.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "error: aborted: batches in flight discarded, committed work kept"
-    extract(logs, cache=cache, workers=2)
+    extract(logs, cache=cache, options=ExtractOptions(workers=2))
     assert per_key(shard_rows(cache)) == expected_per_key(truth)
     assert_consistent(cache)
 
@@ -260,7 +260,7 @@ def test_stop_without_a_run_is_kept_for_a_starting_run_and_stale_for_a_later_one
     logs, truth = small_corpus
     cache = tmp_path / "cache"
     assert cli("stop", "--cache", str(cache)).returncode == 66, "no cache there: nothing to stop"
-    extract(logs, cache=cache, workers=1, limit=1)
+    extract(logs, cache=cache, options=ExtractOptions(workers=1, limit=1))
     result = cli("stop", "--cache", str(cache))
     assert result.returncode == 0 and "no extraction is running" in result.stdout
     assert (cache / "STOP").exists()
@@ -290,7 +290,7 @@ def test_full_disk_is_one_line_and_nothing_half_committed(
     Parquet shard, the SQLite commit (WAL)."""
     logs, truth = small_corpus
     cache = small_disk / "cache"
-    extract(logs, cache=cache, workers=1, limit=3)
+    extract(logs, cache=cache, options=ExtractOptions(workers=1, limit=3))
     filler = fill(small_disk, leave=leave)
     result = subprocess.run(
         [SCRIPT, "extract", str(logs), "--cache", str(cache), "--batch-size", "256K", "--workers", "2"],
@@ -301,7 +301,7 @@ def test_full_disk_is_one_line_and_nothing_half_committed(
     assert result.stderr.startswith("error: no space left") and result.stderr.count("\n") == 1
     filler.unlink()
     assert_consistent(cache)
-    extract(logs, cache=cache, workers=2)
+    extract(logs, cache=cache, options=ExtractOptions(workers=2))
     assert per_key(shard_rows(cache)) == expected_per_key(truth)
     assert status(cache=cache)["lines_read"] == truth["lines"]
     assert_consistent(cache)
@@ -315,19 +315,19 @@ def test_missing_log_folder_fails_before_creating_anything(tmp_path: Path) -> No
 def test_reset_extraction_asks_then_starts_over(small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     logs, truth = small_corpus
     cache = tmp_path / "cache"
-    extract(logs, cache=cache, workers=2)
+    extract(logs, cache=cache, options=ExtractOptions(workers=2))
     runner = CliRunner()
     refused = runner.invoke(app, ["reset", "extraction", "--cache", str(cache)], input="n\n")
     assert refused.exit_code != 0 and status(cache=cache)["log_objects"] == truth["log_objects"]
     done = runner.invoke(app, ["reset", "extraction", "--cache", str(cache), "--yes"])
     assert done.exit_code == 0 and status(cache=cache)["log_objects"] == 0
-    assert extract(logs, cache=cache, workers=2).objects_done == truth["log_objects"]
+    assert extract(logs, cache=cache, options=ExtractOptions(workers=2)).objects_done == truth["log_objects"]
 
 
 def test_cache_files_are_private(small_corpus: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     logs, _ = small_corpus
     cache = tmp_path / "cache"
-    extract(logs, cache=cache, workers=2, limit=5)
+    extract(logs, cache=cache, options=ExtractOptions(workers=2, limit=5))
     for path in [cache, *cache.rglob("*")]:
         mode = path.stat().st_mode & 0o777
         assert mode == (0o700 if path.is_dir() else 0o600), path

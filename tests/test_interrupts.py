@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from s3logextraction import extract, status
+from s3logextraction import ExtractOptions, extract, status
 
 from .conftest import gawk_left_on
 from .test_extract import (
@@ -98,7 +98,7 @@ def test_one_ctrl_c_to_the_process_group_drains(
         assert not (cache / "summaries").exists()
     assert 0 < committed(cache) < truth["log_objects"]
     assert_consistent(cache)
-    extract(logs, cache=cache, workers=2)
+    extract(logs, cache=cache, options=ExtractOptions(workers=2))
     assert per_key(shard_rows(cache)) == expected_per_key(truth)
 
 
@@ -116,7 +116,7 @@ def test_two_ctrl_c_abort_with_130(medium_corpus: tuple[Path, dict[str, Any]], t
     assert stderr.strip().splitlines()[-1] == ABORTED
     assert committed(cache) < truth["log_objects"]
     assert_no_committed_shard_missing(cache)
-    extract(logs, cache=cache, workers=2)
+    extract(logs, cache=cache, options=ExtractOptions(workers=2))
     assert per_key(shard_rows(cache)) == expected_per_key(truth)
     assert status(cache=cache)["lines_read"] == truth["lines"]
     assert_consistent(cache)
@@ -130,7 +130,7 @@ def test_a_gawk_left_waiting_on_a_fifo_by_a_killed_run_is_released(
     it ends instead of waiting forever."""
     logs, _ = small_corpus
     cache = tmp_path / "cache"
-    extract(logs, cache=cache, workers=1, limit=1)
+    extract(logs, cache=cache, options=ExtractOptions(workers=1, limit=1))
     fifos = [cache / "staging" / f"20260101T000000-000000000-1-000001.{number}.fifo" for number in range(3)]
     for fifo in fifos:
         os.mkfifo(fifo, 0o600)
@@ -142,6 +142,6 @@ def test_a_gawk_left_waiting_on_a_fifo_by_a_killed_run_is_released(
     )
     time.sleep(0.2)
     assert orphan.poll() is None and gawk_left_on(cache, patience=0) == [orphan.pid]  # blocked on the first
-    extract(logs, cache=cache, workers=1)  # opening the cache clears staging
+    extract(logs, cache=cache, options=ExtractOptions(workers=1))  # opening the cache clears staging
     assert orphan.wait(timeout=10) == 0 and gawk_left_on(cache) == []
     assert list((cache / "staging").iterdir()) == []

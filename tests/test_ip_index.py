@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from s3logextraction import extract, status
+from s3logextraction import ExtractOptions, extract, status
 from s3logextraction.cache import Cache
 
 from .conftest import age, cli
@@ -44,7 +44,7 @@ def key_to_ip_ids(cache: Path) -> dict[str, set[int]]:
 
 def test_no_raw_ip_anywhere_in_the_cache(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    extract(write_logs(tmp_path / "logs"), cache=cache, workers=2)
+    extract(write_logs(tmp_path / "logs"), cache=cache, options=ExtractOptions(workers=2))
     assert status(cache=cache)["pending_index"] == 0
     files = [path for path in cache.rglob("*") if path.is_file()]
     assert any(path.suffix == ".parquet" for path in files) and (cache / "state.sqlite") in files
@@ -58,12 +58,12 @@ def test_no_raw_ip_anywhere_in_the_cache(tmp_path: Path) -> None:
 def test_same_ip_same_id_across_shards_and_runs_and_ip_show(tmp_path: Path) -> None:
     logs = write_logs(tmp_path / "logs")
     cache = tmp_path / "cache"
-    extract(logs, cache=cache, workers=1, limit=2, batch_bytes=1)
-    extract(logs, cache=cache, workers=2, batch_bytes=1)
+    extract(logs, cache=cache, options=ExtractOptions(workers=1, limit=2, batch_bytes=1))
+    extract(logs, cache=cache, options=ExtractOptions(workers=2, batch_bytes=1))
     more = tmp_path / "more" / "2019-02-07-00-00-00-FFFF"
     more.parent.mkdir()
     more.write_text(GOOD.replace("192.0.2.10", IPS[0]).replace("data/file.bin", "k-0") + "\n")
-    extract(age(more.parent), cache=cache, workers=1)
+    extract(age(more.parent), cache=cache, options=ExtractOptions(workers=1))
     ids = key_to_ip_ids(cache)
     assert all(len(found) == 1 for found in ids.values())
     assert len({next(iter(found)) for found in ids.values()}) == len(IPS)
@@ -118,7 +118,7 @@ def test_rotate_keeps_ids_and_only_the_new_password_works(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("password", [None, "pw"])
 def test_key_material_is_private(tmp_path: Path, isolated_home: Path, password: str | None) -> None:
-    extract(write_logs(tmp_path / "logs"), cache=tmp_path / "cache", password=password)
+    extract(write_logs(tmp_path / "logs"), cache=tmp_path / "cache", options=ExtractOptions(password=password))
     key = isolated_home / "config" / "s3logextraction" / "ip-key"
     assert key.exists() == (password is None)
     if password is None:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import s3logextraction
+from s3logextraction import ExtractOptions
 from s3logextraction.cache import SCHEMA_VERSION, Cache, CachePaths, running_holder
 from s3logextraction.errors import ExitCode, PartialError
 from s3logextraction.extract.runner import ChildProcesses
@@ -453,7 +454,9 @@ def test_every_command_is_a_library_function_that_leaves_the_process_alone(tmp_p
     cache = tmp_path / "cache"
     before = process_state()
     stop = threading.Event()
-    extracted = s3logextraction.extract(logs, cache=cache, workers=2, stop=stop, settle_seconds=0)
+    extracted = s3logextraction.extract(
+        logs, cache=cache, stop=stop, options=ExtractOptions(workers=2, settle_seconds=0)
+    )
     assert extracted.objects_done == 2
     assert s3logextraction.update_ip_indexes(cache=cache) == 0
     assert s3logextraction.status(cache=cache)["lines_kept"] == 5
@@ -461,7 +464,7 @@ def test_every_command_is_a_library_function_that_leaves_the_process_alone(tmp_p
     assert s3logextraction.update_totals(cache=cache).files_written == 1
     assert s3logextraction.update_ip_regions(cache=cache).classified == 3, "three requesters, labelled once"
     assert s3logextraction.update_ip_coordinates(cache=cache).unplaced == []
-    assert s3logextraction.run(logs, cache=cache, settle_seconds=0).summaries is not None
+    assert s3logextraction.run(logs, cache=cache, extraction=ExtractOptions(settle_seconds=0)).summaries is not None
     assert s3logextraction.show_ip(cache=cache, ip_id=1, password=None) == "198.51.100.1"
     assert s3logextraction.rotate_key(cache=cache, password=None, new_password="new") == 3
     assert s3logextraction.show_ip(cache=cache, ip_id=1, password="new") == "198.51.100.1"
@@ -516,7 +519,7 @@ def test_library_stops_on_request_without_signals(small_corpus: tuple[Path, dict
     cache = tmp_path / "cache"
     stop = threading.Event()
     stop.set()
-    report = s3logextraction.run(logs, cache=cache, stop=stop, workers=2)
+    report = s3logextraction.run(logs, cache=cache, stop=stop, extraction=ExtractOptions(workers=2))
     assert report.stopped_before == "ip regions"
-    s3logextraction.extract(logs, cache=cache, workers=2)
+    s3logextraction.extract(logs, cache=cache, options=ExtractOptions(workers=2))
     assert per_key(shard_rows(cache)) == expected_per_key(truth)

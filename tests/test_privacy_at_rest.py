@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from s3logextraction import extract, status
+from s3logextraction import ExtractOptions, extract, status
 from s3logextraction.errors import WrongKeyError
 from s3logextraction.ips.keys import existing_keys, key_file, split_secret
 
@@ -81,7 +81,7 @@ def test_sigkill_at_any_instant_leaves_no_raw_ip_on_disk(
     process.wait()
     assert files_holding(cache, ips) == []
     assert files_holding(scratch, ips) == []
-    extract(mixed_logs, cache=cache, workers=2)
+    extract(mixed_logs, cache=cache, options=ExtractOptions(workers=2))
     assert per_key(shard_rows(cache)) == expected_per_key(truth)
     assert files_holding(cache, ips) == []
     assert gawk_left_on(cache) == []  # the killed run's gawk children, released from their FIFOs
@@ -103,7 +103,7 @@ def test_some_kills_land_while_batches_are_in_flight(mixed_logs: Path, tmp_path:
     process.wait()
     assert status(cache=cache)["log_objects"] > 0
     assert files_holding(cache, input_ips(mixed_logs)) == []
-    extract(mixed_logs, cache=cache, workers=2)  # releases what the kill left waiting on FIFOs
+    extract(mixed_logs, cache=cache, options=ExtractOptions(workers=2))  # releases what the kill left waiting on FIFOs
     assert gawk_left_on(cache) == []
 
 
@@ -149,7 +149,7 @@ def test_gawk_rows_never_reach_a_file_system(
     )
     wrapper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
-    extract(logs, cache=tmp_path / "cache", workers=2)
+    extract(logs, cache=tmp_path / "cache", options=ExtractOptions(workers=2))
     targets = seen.read_text().splitlines()
     assert len(targets) >= 2 and all(target.startswith("/memfd:") for target in targets), targets
     assert per_key(shard_rows(tmp_path / "cache")) == expected_per_key(truth)

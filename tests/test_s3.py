@@ -24,7 +24,7 @@ from urllib.parse import quote_plus, urlsplit
 import pytest
 import requests
 
-from s3logextraction import extract, status
+from s3logextraction import ExtractOptions, extract, status
 from s3logextraction.extract.plan import settle_from
 from s3logextraction.sources.s3 import S3Bucket
 
@@ -110,7 +110,9 @@ def test_remote_extract_matches_the_ground_truth_and_a_local_copy_adds_nothing(
         figures = status(cache=cache)
         assert (figures["log_objects"], figures["lines_read"]) == (truth["log_objects"], truth["lines"])
         assert_consistent(cache)
-    again = extract(logs, cache=tmp_path / "partitioned", workers=2)  # the same objects, reached on disk
+    again = extract(
+        logs, cache=tmp_path / "partitioned", options=ExtractOptions(workers=2)
+    )  # the same objects, reached on disk
     assert (again.objects_done, again.objects_remaining) == (0, 0)
     assert per_key(shard_rows(tmp_path / "partitioned")) == expected_per_key(truth)
 

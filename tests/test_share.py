@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import s3logextraction
+from s3logextraction import ExtractOptions
 
 from .conftest import age, cli
 from .test_operator_errors import write_logs
@@ -120,7 +121,9 @@ def test_credentials_in_a_url_are_never_shown(tmp_path: Path) -> None:
 
 def test_share_from_python_without_push(tmp_path: Path, remote: Path) -> None:
     cache = tmp_path / "cache"
-    s3logextraction.run(write_logs(tmp_path / "logs", {"alpha/x.bin": 1}), cache=cache, settle_seconds=0)
+    s3logextraction.run(
+        write_logs(tmp_path / "logs", {"alpha/x.bin": 1}), cache=cache, extraction=ExtractOptions(settle_seconds=0)
+    )
     report = s3logextraction.share(cache=cache, target=s3logextraction.ShareTarget(git=str(remote), push=False))
     assert report.committed and not report.pushed
     unborn = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "main"], cwd=remote, capture_output=True)

@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from s3logextraction import extract
+from s3logextraction import ExtractOptions, PublishOptions, extract
 from s3logextraction.datasets import dataset_folder
 from s3logextraction.datasets.generic import split_key
 from s3logextraction.errors import ConfigError
@@ -75,7 +75,7 @@ def crafted(tmp_path: Path) -> Path:
         (logs / f"2019-02-06-00-00-0{number}-ABC{number}").write_text("\n".join(lines[number::3]) + "\n")
     age(logs)
     cache = tmp_path / "cache"
-    run(logs, cache=cache, workers=2, batch_bytes=1)
+    run(logs, cache=cache, extraction=ExtractOptions(workers=2, batch_bytes=1))
     return cache / "summaries"
 
 
@@ -179,8 +179,8 @@ def test_generated_corpus_totals_equal_the_ground_truth(
 ) -> None:
     logs, truth = small_corpus
     cache = tmp_path / "cache"
-    extract(logs, cache=cache, workers=2)
-    update_totals(cache=cache, privacy=Privacy(threshold=1, rounding=1))
+    extract(logs, cache=cache, options=ExtractOptions(workers=2))
+    update_totals(cache=cache, options=PublishOptions(privacy=Privacy(threshold=1, rounding=1)))
     expected: dict[str, dict[str, int]] = defaultdict(lambda: {"bytes": 0, "requests": 0})
     for key, figures in truth["per_key"].items():
         if figures["get_2xx"]:

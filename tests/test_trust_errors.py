@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import s3logextraction
+from s3logextraction import PublishOptions
 from s3logextraction.ips.keys import key_file
 from s3logextraction.summarize.privacy import Privacy
 
@@ -186,12 +187,12 @@ def test_a_counter_pair_exactly_30_seconds_apart_is_a_double_click(tmp_path: Pat
     age(folder)
     cache = tmp_path / "cache"
     exact = Privacy(threshold=1, rounding=1)
-    s3logextraction.run(folder, cache=cache, privacy=exact)
+    s3logextraction.run(folder, cache=cache, publishing=PublishOptions(privacy=exact))
     counter = cache / "summaries" / "ds1" / "counter_by_month.tsv"
     assert counter.read_text() == HEADER + "2019-02\tRegular\t2\t2\n"
     (folder / "2019-02-07-01-00-00-B").write_text(request("06/Feb/2019:11:00:15", ip="192.0.2.2", key=key) + "\n")
     age(folder)
-    s3logextraction.run(folder, cache=cache, privacy=exact)
+    s3logextraction.run(folder, cache=cache, publishing=PublishOptions(privacy=exact))
     assert counter.read_text() == HEADER + "2019-02\tRegular\t2\t2\n"
 
 

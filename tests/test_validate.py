@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from s3logextraction import ExtractOptions
 from s3logextraction.cache import CachePaths, reader
 from s3logextraction.pipeline import run
 from s3logextraction.sources import LocalFolder
@@ -100,7 +101,7 @@ def cache(tmp_path: Path) -> Path:
         )
     age(logs)
     root = tmp_path / "cache"
-    run(logs, cache=root, batch_bytes=1)
+    run(logs, cache=root, extraction=ExtractOptions(batch_bytes=1))
     return root
 
 

@@ -6,7 +6,7 @@ as a `threading.Event`).
 """
 
 from .appinfo import __version__
-from .extract import ExtractReport, extract, reset_extraction, stop
+from .extract import ExtractOptions, ExtractReport, extract, reset_extraction, stop
 from .geolocate import Geolocation, update_ip_coordinates, update_ip_database, update_ip_regions
 from .ips.admin import rotate_key, show_ip
 from .ips.index import update_ip_indexes
@@ -14,13 +14,15 @@ from .parse import parse
 from .pipeline import RunReport, run
 from .share import ShareTarget, share
 from .status import status
-from .summarize import Mode, SummaryReport, update_summaries, update_totals
+from .summarize import Mode, PublishOptions, SummaryReport, update_summaries, update_totals
 from .validate import validate_cache, validate_logs
 
 __all__ = [
+    "ExtractOptions",
     "ExtractReport",
     "Geolocation",
     "Mode",
+    "PublishOptions",
     "RunReport",
     "ShareTarget",
     "SummaryReport",

@@ -15,7 +15,7 @@ import contextlib
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -296,10 +296,11 @@ class Settings(BaseSettings):
         return init_settings, env_settings, YamlFile(settings_cls)
 
 
-def load_settings(**flags: Any) -> Settings:
-    """Settings with the given flag values on top (`None`: the flag was not given).  A refused
-    value is one line: a usage error (exit 2) when a flag gave it, else a setting error (78)."""
-    given = {name: value for name, value in flags.items() if value is not None}
+def load_settings(flags: Mapping[str, object] | None = None) -> Settings:
+    """Settings with the given flag values (by setting name) on top (`None`: the flag was not
+    given).  A refused value is one line: a usage error (exit 2) when a flag gave it, else a
+    setting error (78)."""
+    given: dict[str, Any] = {name: value for name, value in (flags or {}).items() if value is not None}
     try:
         return Settings(**given)
     except SettingsError as error:

@@ -11,23 +11,18 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from .agents import CounterRules
 from .cache import Cache, PathLike, utc_now
-from .datasets import check_level
-from .datasets.dandi import DandiSource
 from .errors import PartialError, S3LogExtractionError
-from .extract import ExtractReport, StopRequest, as_source, extract_into, listing_for
+from .extract import ExtractOptions, ExtractReport, StopRequest, as_source, extract_into, listing_for
 from .geolocate import Geolocation, coordinates_into, regions_into
 from .ips.coordinates import CoordinatesReport
 from .ips.regions import RegionsReport
-from .operations import ExtractMode
 from .report import ReportResult, report_available, report_into
 from .share import ShareReport, ShareTarget, share_into
 from .sources import LogSource
-from .summarize import Mode, SummaryReport, everything, publish_into
-from .summarize.privacy import Privacy
+from .summarize import Mode, PublishOptions, SummaryReport, everything, publish_into
 from .validate import CacheCheck, quick_check
 
 T = TypeVar("T")
@@ -50,24 +45,20 @@ def run(
     source: PathLike | LogSource,
     *,
     cache: PathLike,
-    privacy: Privacy | None = None,
-    counter: CounterRules | None = None,
-    level: int = 1,
-    stop: threading.Event | None = None,
+    extraction: ExtractOptions | None = None,
+    publishing: PublishOptions | None = None,
     geolocation: Geolocation | None = None,
-    mode: ExtractMode | str = ExtractMode.generic,
-    dandi: DandiSource | None = None,
     share: ShareTarget | None = None,
-    **extract_options: Any,
+    stop: threading.Event | None = None,
 ) -> RunReport:
     """extract (with indexing), then summaries, totals, archive summaries and archive totals from
     one pass over the shards, then the report (with the `[report]` extra), the share, and the
     quick cache check (`validate cache --quick`, footers of this run's shards only).
 
     Stops at the first failing stage: its error propagates with its exit code and names the stage.
+    The publish is in the extraction's mode (generic datasets, or DANDI's dandisets).
     """
-    check_level(level)
-    rules = privacy or Privacy()
+    extracting = extraction or ExtractOptions()
     with stage("extract"):
         logs = as_source(source)
         listing = listing_for(logs, cache=cache)
@@ -75,10 +66,10 @@ def run(
         started = utc_now()
         request = StopRequest(opened.paths, event=stop)
         with stage("extract"):
-            extracted = extract_into(opened, source=logs, listing=listing, stop=request, mode=mode, **extract_options)
+            extracted = extract_into(opened, source=logs, listing=listing, stop=request, options=extracting)
         report = RunReport(extract=extracted, summaries=None)
         places = geolocation or Geolocation()
-        password = extract_options.get("password")
+        password = extracting.password
         if stopped(request, report, before="ip regions"):
             return report
         report.regions = kept_when_partial(
@@ -92,10 +83,7 @@ def run(
         if stopped(request, report, before="summaries"):
             return report
         with stage("summaries"):
-            outputs = everything(Mode(ExtractMode(mode).value))
-            report.summaries = publish_into(
-                opened, outputs=outputs, level=level, privacy=rules, dandi=dandi, counter=counter
-            )
+            report.summaries = publish_into(opened, outputs=everything(Mode(extracting.mode.value)), options=publishing)
         if report_available():  # the [report] extra
             with stage("report"):
                 report.report = report_into(opened)

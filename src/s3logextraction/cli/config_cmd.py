@@ -51,19 +51,21 @@ EntriesArgument = Annotated[
 @exclude_app.command("add")
 def exclude_add(entries: EntriesArgument, cache: CacheOption = None) -> None:
     """Exclude requester IPs from every count from the next extraction on."""
-    listed = add_excluded_ips(cache=load_settings(cache=cache).cache, entries=entries, password=current_password())
+    listed = add_excluded_ips(cache=load_settings({"cache": cache}).cache, entries=entries, password=current_password())
     typer.echo(f"{len(listed)} entries in the exclusion list", err=True)
 
 
 @exclude_app.command("remove")
 def exclude_remove(entries: EntriesArgument, cache: CacheOption = None) -> None:
     """Stop excluding these entries (lines already skipped stay skipped)."""
-    listed = remove_excluded_ips(cache=load_settings(cache=cache).cache, entries=entries, password=current_password())
+    listed = remove_excluded_ips(
+        cache=load_settings({"cache": cache}).cache, entries=entries, password=current_password()
+    )
     typer.echo(f"{len(listed)} entries left in the exclusion list", err=True)
 
 
 @exclude_app.command("list")
 def exclude_list(cache: CacheOption = None) -> None:
     """Print the exclusion list (needs the cache's key)."""
-    for entry in list_excluded_ips(cache=load_settings(cache=cache).cache, password=current_password()):
+    for entry in list_excluded_ips(cache=load_settings({"cache": cache}).cache, password=current_password()):
         typer.echo(entry)

@@ -1,14 +1,13 @@
 """`extract`, `stop`, `status` and `reset extraction`."""
 
 import json
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from ..config import MAX_SECONDS, Settings, load_settings, resolve_workers, revealed
 from ..errors import PartialError
-from ..extract import ExtractReport, extract, reset_extraction, stop
+from ..extract import ExecutorName, ExtractOptions, ExtractReport, extract, reset_extraction, stop
 from ..sources import LogSource, open_source
 from ..status import status
 from .options import (
@@ -34,38 +33,23 @@ from .signals import drain_on_first_signal
 reset_app = typer.Typer(help="Start a stage over on purpose.", no_args_is_help=True)
 
 
-def extraction_settings(
-    *,
-    cache: Path | None,
-    workers: int | None,
-    batch_size: str | None,
-    operations: str | None,
-    settle_seconds: float | None,
-    **others: Any,
-) -> Settings:
-    """Settings for the commands that extract; a bad flag value is a usage error (exit 2)."""
-    return load_settings(
-        cache=cache, workers=workers, batch_size=batch_size, operations=operations, settle_seconds=settle_seconds,
-        **others,
-    )  # fmt: skip
-
-
-def extraction_options(settings: Settings, *, limit: int | None, retry_failed: bool) -> dict[str, Any]:
-    """The keyword arguments `extract` and `run` take from the settings and flags."""
-    return {
-        "workers": resolve_workers(settings.workers),
-        "limit": limit,
-        "batch_bytes": settings.batch_size,
-        "batch_files": settings.batch_files,
-        "operations": settings.operations,
-        "settle_seconds": settings.settle_seconds,
-        "settle_days": settings.settle_days,
-        "executor": settings.executor,
-        "scheduler": settings.dask_scheduler,
-        "retry_failed": retry_failed,
-        "mode": settings.mode,
-        "password": revealed(settings.password),
-    }
+def extract_options(settings: Settings, *, limit: int | None, retry_failed: bool) -> ExtractOptions:
+    """The extraction options of `extract` and `run`, built once from the settings (and the flags
+    in them)."""
+    return ExtractOptions(
+        workers=resolve_workers(settings.workers),
+        limit=limit,
+        batch_bytes=settings.batch_size,
+        batch_files=settings.batch_files,
+        operations=tuple(settings.operations),
+        settle_seconds=settings.settle_seconds,
+        settle_days=settings.settle_days,
+        executor=ExecutorName(settings.executor),
+        scheduler=settings.dask_scheduler,
+        retry_failed=retry_failed,
+        mode=settings.mode,
+        password=revealed(settings.password),
+    )
 
 
 def log_source(location: str, settings: Settings) -> LogSource:
@@ -97,26 +81,28 @@ def extract_command(
     mode: ExtractModeOption = None,
 ) -> None:
     """Extract new log objects into checkpointed, indexed shards (rerun-safe, stoppable)."""
-    settings = extraction_settings(
-        cache=cache,
-        workers=workers,
-        batch_size=batch_size,
-        operations=operations,
-        settle_seconds=settle_seconds,
-        settle_days=settle_days,
-        s3_endpoint_url=endpoint_url,
-        s3_inventory=inventory,
-        executor=executor,
-        dask_scheduler=scheduler,
-        mode=mode,
+    settings = load_settings(
+        {
+            "cache": cache,
+            "workers": workers,
+            "batch_size": batch_size,
+            "operations": operations,
+            "settle_seconds": settle_seconds,
+            "settle_days": settle_days,
+            "s3_endpoint_url": endpoint_url,
+            "s3_inventory": inventory,
+            "executor": executor,
+            "dask_scheduler": scheduler,
+            "mode": mode,
+        }
     )
     source = log_source(log_dir, settings)
     with drain_on_first_signal() as stop_event:
         report = extract(
             source,
             cache=settings.cache,
+            options=extract_options(settings, limit=limit, retry_failed=retry_failed),
             stop=stop_event,
-            **extraction_options(settings, limit=limit, retry_failed=retry_failed),
         )
     typer.echo(report.summary(), err=True)
     check_complete(report)
@@ -129,7 +115,7 @@ def stop_command(
     ] = 600.0,
 ) -> None:
     """Ask a running extraction (or `run`) to finish its batches in flight and exit."""
-    settings = load_settings(cache=cache)
+    settings = load_settings({"cache": cache})
     outcome = stop(cache=settings.cache, timeout=timeout)
     if not outcome.was_running:
         typer.echo(f"no extraction is running on {settings.cache}; one starting now will stop at once")
@@ -151,7 +137,7 @@ def by_reason(counts: dict[str, int]) -> str:
 
 def status_command(cache: CacheOption = None, inventory: InventoryOption = None, as_json: JsonOption = False) -> None:
     """Where the cache stands: what is committed, skipped, rejected, failed, and whether a run is going."""
-    figures = status(cache=load_settings(cache=cache).cache, inventory=inventory)
+    figures = status(cache=load_settings({"cache": cache}).cache, inventory=inventory)
     if as_json:
         typer.echo(json.dumps(figures, sort_keys=True))
         return
@@ -196,7 +182,7 @@ def status_command(cache: CacheOption = None, inventory: InventoryOption = None,
 @reset_app.command("extraction")
 def reset_extraction_command(cache: CacheOption = None, yes: YesOption = False) -> None:
     """Forget all extracted shards so the next extract starts over (the IP index is kept)."""
-    root = load_settings(cache=cache).cache
+    root = load_settings({"cache": cache}).cache
     if not yes:
         typer.confirm(f"delete every extracted shard in {root}?", abort=True)
     removed = reset_extraction(cache=root)

@@ -78,7 +78,7 @@ def regions(
     ] = None,
 ) -> None:
     """Label every indexed IP without a region: bogon, GitHub, cloud, VPN, then the provider."""
-    settings = load_settings(cache=cache, ip_provider=provider, mmdb=mmdb, vpn_ranges=vpn_ranges)
+    settings = load_settings({"cache": cache, "ip_provider": provider, "mmdb": mmdb, "vpn_ranges": vpn_ranges})
     with drain_on_first_signal():
         report = update_ip_regions(
             cache=settings.cache,
@@ -93,7 +93,7 @@ def regions(
 @update_ip_app.command("coordinates")
 def coordinates(cache: CacheOption = None) -> None:
     """Give every region label in use a latitude and longitude (embedded tables, then OpenCage)."""
-    settings = load_settings(cache=cache)
+    settings = load_settings({"cache": cache})
     with drain_on_first_signal():
         report = update_ip_coordinates(cache=settings.cache, geolocation=geolocation_of(settings))
     typer.echo(report.summary(), err=True)
@@ -108,14 +108,14 @@ def database(
 ) -> None:
     """Download the current DB-IP City Lite file into the cache (then `--provider mmdb` uses it)."""
     with drain_on_first_signal():
-        target = update_ip_database(cache=load_settings(cache=cache).cache, url=url)
+        target = update_ip_database(cache=load_settings({"cache": cache}).cache, url=url)
     typer.echo(f"IP database at {target}. {DBIP_ATTRIBUTION}", err=True)
 
 
 @update_ip_app.command("indexes")
 def indexes(cache: CacheOption = None) -> None:
     """Convert TSV shards left by a version before 0.2 (raw IPs) into indexed Parquet shards."""
-    root = load_settings(cache=cache).cache
+    root = load_settings({"cache": cache}).cache
     with drain_on_first_signal():
         count = update_ip_indexes(cache=root, password=current_password())
     if count:
@@ -130,7 +130,7 @@ def show(
     cache: CacheOption = None,
 ) -> None:
     """Print the IP behind an id, for an operator investigating abuse (needs the key)."""
-    typer.echo(show_ip(cache=load_settings(cache=cache).cache, ip_id=ip_id, password=current_password()))
+    typer.echo(show_ip(cache=load_settings({"cache": cache}).cache, ip_id=ip_id, password=current_password()))
 
 
 @key_app.command("rotate")
@@ -145,6 +145,6 @@ def rotate(cache: CacheOption = None) -> None:
         raise UsageError("the new password is empty")
     with drain_on_first_signal():
         count = rotate_key(
-            cache=load_settings(cache=cache).cache, password=current_password(), new_password=new_password
+            cache=load_settings({"cache": cache}).cache, password=current_password(), new_password=new_password
         )
     typer.echo(f"re-sealed {count} IPs; set S3_LOG_EXTRACTION_PASSWORD to the new password from now on")

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from ..config import MAX_COUNT, MAX_DAYS, MAX_LEVEL, MAX_SECONDS, MAX_WORKERS
-from ..extract.executors import ExecutorName
+from ..extract import ExecutorName
 from ..operations import ExtractMode
 from ..summarize import Mode
 

@@ -21,5 +21,5 @@ def report_command(
     ] = None,
 ) -> None:
     """Write report/index.html (self-contained, offline) and PNGs of the time series and the map."""
-    result = report(cache=load_settings(cache=cache).cache, out=out, datasets=dataset or ())
+    result = report(cache=load_settings({"cache": cache}).cache, out=out, datasets=dataset or ())
     typer.echo(result.summary(), err=True)

@@ -4,9 +4,10 @@ from typing import Annotated
 
 import typer
 
+from ..config import load_settings
 from ..errors import FindingsError, PartialError
 from ..pipeline import run
-from .extract_cmd import check_complete, extraction_options, extraction_settings, log_source
+from .extract_cmd import check_complete, extract_options, log_source
 from .ip_cmd import geolocation_of
 from .options import (
     ApiUrlOption,
@@ -31,7 +32,7 @@ from .options import (
 )
 from .share_cmd import share_target
 from .signals import drain_on_first_signal
-from .summarize_cmd import counter_of, dandi_of, privacy_of
+from .summarize_cmd import publish_options
 
 
 def run_command(
@@ -64,37 +65,35 @@ def run_command(
     ] = None,
 ) -> None:
     """Every stage in order, each doing only new work: the one command the nightly CRON job needs."""
-    settings = extraction_settings(
-        cache=cache,
-        workers=workers,
-        batch_size=batch_size,
-        operations=operations,
-        settle_seconds=settle_seconds,
-        settle_days=settle_days,
-        s3_endpoint_url=endpoint_url,
-        s3_inventory=inventory,
-        executor=executor,
-        dask_scheduler=scheduler,
-        privacy_threshold=privacy_threshold,
-        privacy_rounding=privacy_rounding,
-        mode=mode,
-        dandi_api_url=api_url,
-        dandi_mapping=mapping,
-        share_git=share,
+    settings = load_settings(
+        {
+            "cache": cache,
+            "workers": workers,
+            "batch_size": batch_size,
+            "operations": operations,
+            "settle_seconds": settle_seconds,
+            "settle_days": settle_days,
+            "s3_endpoint_url": endpoint_url,
+            "s3_inventory": inventory,
+            "executor": executor,
+            "dask_scheduler": scheduler,
+            "privacy_threshold": privacy_threshold,
+            "privacy_rounding": privacy_rounding,
+            "mode": mode,
+            "dandi_api_url": api_url,
+            "dandi_mapping": mapping,
+            "share_git": share,
+        }
     )
-    rules = privacy_of(settings)
     with drain_on_first_signal() as stop_event:
         report = run(
             log_source(log_dir, settings),
             cache=settings.cache,
-            privacy=rules,
-            counter=counter_of(settings),
-            level=level,
-            stop=stop_event,
+            extraction=extract_options(settings, limit=limit, retry_failed=retry_failed),
+            publishing=publish_options(settings, level=level),
             geolocation=geolocation_of(settings),
-            dandi=dandi_of(settings),
             share=share_target(settings),
-            **extraction_options(settings, limit=limit, retry_failed=retry_failed),
+            stop=stop_event,
         )
     typer.echo(report.extract.summary(), err=True)
     for done in (report.regions, report.coordinates):

@@ -40,7 +40,7 @@ def share_command(
     push: Annotated[bool, typer.Option("--push/--no-push", help="Push the commit.")] = True,
 ) -> None:
     """Commit the published summaries (and report) to a git repository and push them."""
-    settings = load_settings(cache=cache, share_git=git, share_branch=branch, share_path=path)
+    settings = load_settings({"cache": cache, "share_git": git, "share_branch": branch, "share_path": path})
     target = share_target(settings, message=message, push=push)
     if target is None:
         raise UsageError("share needs a repository: --git DIR_OR_URL (or share_git in the config)")

@@ -8,7 +8,7 @@ import typer
 from ..agents import CounterRules
 from ..config import Settings, load_settings
 from ..datasets.dandi import DandiSource
-from ..summarize import Mode, update_summaries, update_totals
+from ..summarize import Mode, PublishOptions, update_summaries, update_totals
 from ..summarize.privacy import Privacy
 from .options import (
     ApiUrlOption,
@@ -22,12 +22,14 @@ from .options import (
 from .signals import drain_on_first_signal
 
 
-def privacy_of(settings: Settings) -> Privacy:
-    return Privacy(threshold=settings.privacy_threshold, rounding=settings.privacy_rounding)
-
-
-def counter_of(settings: Settings) -> CounterRules:
-    return CounterRules(machine_clients=tuple(settings.counter_machine_clients))
+def publish_options(settings: Settings, *, level: int) -> PublishOptions:
+    """The publishing options, built once from the settings (and the flags in them)."""
+    return PublishOptions(
+        level=level,
+        privacy=Privacy(threshold=settings.privacy_threshold, rounding=settings.privacy_rounding),
+        counter=CounterRules(machine_clients=tuple(settings.counter_machine_clients)),
+        dandi=DandiSource(api_url=settings.dandi_api_url, mapping=settings.dandi_mapping),
+    )
 
 
 def names(text: str | None) -> list[str]:
@@ -44,16 +46,14 @@ def publishing_settings(
 ) -> Settings:
     """The settings of `update summaries` and `update totals`, flags on top."""
     return load_settings(
-        cache=cache,
-        privacy_threshold=threshold,
-        privacy_rounding=rounding,
-        dandi_api_url=api_url,
-        dandi_mapping=mapping,
+        {
+            "cache": cache,
+            "privacy_threshold": threshold,
+            "privacy_rounding": rounding,
+            "dandi_api_url": api_url,
+            "dandi_mapping": mapping,
+        }
     )
-
-
-def dandi_of(settings: Settings) -> DandiSource:
-    return DandiSource(api_url=settings.dandi_api_url, mapping=settings.dandi_mapping)
 
 
 def summaries_command(
@@ -78,12 +78,9 @@ def summaries_command(
         report = update_summaries(
             cache=settings.cache,
             mode=chosen_mode(settings, mode),
-            dandi=dandi_of(settings),
-            level=level,
+            options=publish_options(settings, level=level),
             pick=names(pick),
             skip=names(skip),
-            privacy=privacy_of(settings),
-            counter=counter_of(settings),
             rebuild=rebuild,
         )
     typer.echo(report.summary(), err=True)
@@ -106,9 +103,6 @@ def totals_command(
         report = update_totals(
             cache=settings.cache,
             mode=chosen_mode(settings, mode),
-            level=level,
-            privacy=privacy_of(settings),
-            counter=counter_of(settings),
-            dandi=dandi_of(settings),
+            options=publish_options(settings, level=level),
         )
     typer.echo(report.summary(), err=True)

@@ -8,7 +8,7 @@ import typer
 from ..config import MAX_COUNT, MAX_SECONDS, load_settings, resolve_workers
 from ..errors import FindingsError
 from ..validate import validate_cache, validate_logs
-from .extract_cmd import extraction_settings, log_source
+from .extract_cmd import log_source
 from .ip_cmd import current_password
 from .options import CacheOption, EndpointUrlOption, InventoryOption, LogSourceArgument, OperationsOption, WorkersOption
 
@@ -46,14 +46,16 @@ def logs_command(
     inventory: InventoryOption = None,
 ) -> None:
     """Run the parser's checks over raw log objects (nothing is written but the findings file)."""
-    settings = extraction_settings(
-        cache=None,
-        workers=workers,
-        batch_size=None,
-        operations=operations,
-        settle_seconds=None,
-        s3_endpoint_url=endpoint_url,
-        s3_inventory=inventory,
+    settings = load_settings(
+        {
+            "cache": None,
+            "workers": workers,
+            "batch_size": None,
+            "operations": operations,
+            "settle_seconds": None,
+            "s3_endpoint_url": endpoint_url,
+            "s3_inventory": inventory,
+        }
     )
     check = validate_logs(
         source=log_source(log_dir, settings),
@@ -79,7 +81,7 @@ def cache_command(
     ] = False,
 ) -> None:
     """Check the cache against its state DB, file modes, and that no raw IP is in clear text."""
-    check = validate_cache(cache=load_settings(cache=cache).cache, quick=quick, password=current_password())
+    check = validate_cache(cache=load_settings({"cache": cache}).cache, quick=quick, password=current_password())
     for problem in check.problems:
         typer.echo(problem)
     for note in check.notes:

@@ -2,10 +2,13 @@
 
 from .engine import ExtractReport, as_source, extract, extract_into
 from .journal import reset_extraction
+from .options import ExecutorName, ExtractOptions
 from .seals import listing_for
 from .stop import StopOutcome, StopRequest, stop
 
 __all__ = [
+    "ExecutorName",
+    "ExtractOptions",
     "ExtractReport",
     "StopOutcome",
     "StopRequest",

@@ -19,24 +19,21 @@ from dataclasses import dataclass, field
 
 from ..arrow import import_now
 from ..cache import Cache, PathLike, meta_value, rows_for, transaction
-from ..errors import ConfigError, UsageError, storage_errors
+from ..errors import ConfigError, storage_errors
 from ..gawk import gawk_path
 from ..ips.exclude import excluded_ips
 from ..ips.index import Indexer, open_indexer
-from ..operations import DEFAULT_OPERATIONS, ExtractMode, check_operations
 from ..progress import progress_bar
 from ..sources import Listing, LogObject, LogSource, open_source
-from .executors import ExecutorName, batch_executor
+from .executors import batch_executor
 from .journal import commit_batch, record_changes
+from .options import ExecutorName, ExtractOptions
 from .plan import Committed, balanced_batch_bytes, plan_batches, plan_objects, settle_from
 from .runner import BatchResult, ChildProcesses, ParserOptions
 from .seals import listing_for, new_seals, record_seals
 from .stop import StopRequest
 
 log = logging.getLogger("s3logextraction")
-DEFAULT_SETTLE_SECONDS = 600.0
-DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
-DEFAULT_BATCH_FILES = 2000
 
 
 @dataclass
@@ -101,15 +98,6 @@ def new_batch_ids() -> Callable[[], str]:
     return lambda: f"{prefix}-{next(counter):06d}"
 
 
-def check_extract_options(*, workers: int, limit: int | None, batch_bytes: int, batch_files: int) -> None:
-    if workers < 1:
-        raise UsageError(f"--workers must be at least 1 (got {workers})")
-    if limit is not None and limit < 0:
-        raise UsageError(f"--limit must be 0 or more (got {limit})")
-    if batch_bytes < 1 or batch_files < 1:
-        raise UsageError("--batch-size must be a positive size")
-
-
 def record_settings(cache: Cache, *, operations: Sequence[str], mode: str) -> None:
     """A cache holds one set of kept operations and one mode: mixing them would publish numbers
     that mean nothing.  The first run records them; a later run with others is refused."""
@@ -139,53 +127,24 @@ def extract(
     source: PathLike | LogSource,
     *,
     cache: PathLike,
-    workers: int = 1,
-    limit: int | None = None,
-    batch_bytes: int = DEFAULT_BATCH_BYTES,
-    batch_files: int = DEFAULT_BATCH_FILES,
-    operations: Sequence[str] = DEFAULT_OPERATIONS,
-    password: str | None = None,
-    settle_seconds: float = DEFAULT_SETTLE_SECONDS,
-    settle_days: int | None = None,
-    retry_failed: bool = False,
-    mode: ExtractMode | str = ExtractMode.generic,
-    executor: ExecutorName | str = ExecutorName.local,
-    scheduler: str | None = None,
+    options: ExtractOptions | None = None,
     stop: threading.Event | None = None,
     show_progress: bool | None = None,
 ) -> ExtractReport:
     """Extracts every not-yet-committed log object of `source` (a folder, `s3://BUCKET/PREFIX`
-    or any `LogSource`) into indexed shards of `cache`.  Objects modified in the last
-    `settle_seconds` (in a folder: an S3 object is never seen half-written), or on the newest
-    `settle_days` UTC days (default: the source's, 1 for S3), wait for a later run.
+    or any `LogSource`) into indexed shards of `cache`, as `options` say (see ExtractOptions;
+    objects still settling wait for a later run).
 
     Each batch's rows are indexed in memory and committed as one Parquet shard in the same
     transaction as the batch, so no raw IP is ever written in the clear.  A wrong password is
-    refused before anything is written.  Setting `stop` drains the batches in flight.  With
-    `executor="dask"` the batches are parsed on the Dask cluster at `scheduler` (or a local one).
+    refused before anything is written.  Setting `stop` drains the batches in flight.
     """
     logs = as_source(source)
     listing = listing_for(logs, cache=cache)
     with Cache.open_for_writing(cache, command="extract", create=True) as opened:
         request = StopRequest(opened.paths, event=stop)
         report = extract_into(
-            opened,
-            source=logs,
-            listing=listing,
-            workers=workers,
-            limit=limit,
-            batch_bytes=batch_bytes,
-            batch_files=batch_files,
-            operations=operations,
-            password=password,
-            settle_seconds=settle_seconds,
-            settle_days=settle_days,
-            retry_failed=retry_failed,
-            mode=mode,
-            executor=executor,
-            scheduler=scheduler,
-            stop=request,
-            show_progress=show_progress,
+            opened, source=logs, listing=listing, stop=request, options=options, show_progress=show_progress
         )
         if report.stopped:
             request.acknowledge()
@@ -202,34 +161,25 @@ def extract_into(
     source: LogSource,
     listing: Listing,
     stop: StopRequest,
-    workers: int = 1,
-    limit: int | None = None,
-    batch_bytes: int = DEFAULT_BATCH_BYTES,
-    batch_files: int = DEFAULT_BATCH_FILES,
-    operations: Sequence[str] = DEFAULT_OPERATIONS,
-    password: str | None = None,
-    settle_seconds: float = DEFAULT_SETTLE_SECONDS,
-    settle_days: int | None = None,
-    retry_failed: bool = False,
-    mode: ExtractMode | str = ExtractMode.generic,
-    executor: ExecutorName | str = ExecutorName.local,
-    scheduler: str | None = None,
+    options: ExtractOptions | None = None,
     show_progress: bool | None = None,
 ) -> ExtractReport:
     """`extract` in a cache the caller has opened (and locked), as `run` does for all its stages;
     `listing` is the source's listing, made before the cache was opened (a wrong folder fails
     before anything is created)."""
     started = time.monotonic()
-    check_extract_options(workers=workers, limit=limit, batch_bytes=batch_bytes, batch_files=batch_files)
-    operations = check_operations(operations)
+    chosen = options or ExtractOptions()
     gawk_path()
     stop.clear_stale()
     with storage_errors(what=opened.paths.root):
-        chosen = ExtractMode(mode)
-        record_settings(opened, operations=operations, mode=chosen)
-        indexer = open_indexer(opened, password=password)  # a wrong password is refused before any write
+        record_settings(opened, operations=chosen.operations, mode=chosen.mode)
+        indexer = open_indexer(opened, password=chosen.password)  # a wrong password is refused before any write
         record_source(opened, source)
-        parser = ParserOptions(operations=operations, mode=chosen, excluded=excluded_ips(opened.db, password=password))
+        parser = ParserOptions(
+            operations=chosen.operations,
+            mode=chosen.mode,
+            excluded=excluded_ips(opened.db, password=chosen.password),
+        )
         indexer.convert_pending(show_progress=False)
         committed = committed_sizes(opened, listing=listing)
         failed = {
@@ -242,15 +192,15 @@ def extract_into(
             failed=failed,
             settle_from_ns=settle_from(
                 now_ns=time.time_ns(),
-                settle_seconds=0 if source.appear_whole else settle_seconds,
-                settle_days=source.settle_days if settle_days is None else settle_days,
+                settle_seconds=0 if source.appear_whole else chosen.settle_seconds,
+                settle_days=source.settle_days if chosen.settle_days is None else chosen.settle_days,
             ),
-            retry_failed=retry_failed,
-            limit=limit,
+            retry_failed=chosen.retry_failed,
+            limit=chosen.limit,
         )
         if plan.changed:
             record_changes(opened, plan.changed)
-        record_seals(opened, new_seals(listing, committed=committed, settle_seconds=settle_seconds))
+        record_seals(opened, new_seals(listing, committed=committed, settle_seconds=chosen.settle_seconds))
         report = ExtractReport(
             objects_total=len(listing.objects) + listing.sealed_objects,
             objects_settling=plan.settling,
@@ -263,17 +213,17 @@ def extract_into(
             source=source,
             batches=plan_batches(
                 plan.todo,
-                batch_bytes=balanced_batch_bytes(plan.todo, batch_bytes=batch_bytes, workers=workers),
-                batch_files=batch_files,
+                batch_bytes=balanced_batch_bytes(plan.todo, batch_bytes=chosen.batch_bytes, workers=chosen.workers),
+                batch_files=chosen.batch_files,
             ),
-            workers=workers,
+            workers=chosen.workers,
             parser=parser,
             indexer=indexer,
             report=report,
             stop=stop,
             show_progress=show_progress,
-            executor=executor,
-            scheduler=scheduler,
+            executor=chosen.executor,
+            scheduler=chosen.scheduler,
         )
     report.objects_remaining = len(plan.todo) + plan.over_limit - report.objects_done - len(report.failed)
     report.seconds = time.monotonic() - started

@@ -15,20 +15,15 @@ import contextlib
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from ..errors import MissingToolError, ServiceError
 from ..sources import LogObject, LogSource
+from .options import ExecutorName
 from .runner import BatchResult, ChildProcesses, ParserOptions, run_batch
 
 INSTALL_HINT = "--executor dask needs the [dask] extra: pip install 's3logextraction[dask]'"
-
-
-class ExecutorName(StrEnum):
-    local = "local"
-    dask = "dask"
 
 
 Submit = Callable[..., "Future[BatchResult]"]  # called with batch_id, objects, source and parser

@@ -2,6 +2,7 @@
 (updates.py runs them over store.py's aggregate store, aggregate.py's attribution and
 publish.py's writers)."""
 
+from .options import PublishOptions
 from .updates import (
     Mode,
     SummaryReport,
@@ -15,6 +16,7 @@ from .updates import (
 
 __all__ = [
     "Mode",
+    "PublishOptions",
     "SummaryReport",
     "everything",
     "publish",

@@ -15,11 +15,11 @@ from typing import Any
 from ..agents import CounterRules
 from ..arrow import pa, pc
 from ..cache import Cache, PathLike, meta_value, summary_inputs, transaction
-from ..datasets import check_level, dataset_folder
+from ..datasets import dataset_folder
 from ..datasets.dandi import DandiSource, attribution_token, dandi_places
 from ..errors import storage_errors
 from .aggregate import Aggregates, Attribute, Memo, aggregate, generic_attribution
-from .privacy import Privacy
+from .options import PublishOptions
 from .publish import (
     Files,
     archive_summaries,
@@ -116,59 +116,42 @@ def publish(
     *,
     cache: PathLike,
     outputs: Sequence[tuple[str, Mode]],
-    level: int = 1,
+    options: PublishOptions | None = None,
     pick: Sequence[str] = (),
     skip: Sequence[str] = (),
-    privacy: Privacy | None = None,
-    dandi: DandiSource | None = None,
-    counter: CounterRules | None = None,
     rebuild: bool = False,
 ) -> SummaryReport:
     """Folds new shards into the aggregate store and writes each (what, mode) of `outputs`, what
     being "summaries" or "totals"; `pick`/`skip` restrict the per-dataset summaries rewritten."""
-    check_level(level)
     with Cache.open_for_writing(cache, command="update summaries") as opened:
-        return publish_into(
-            opened,
-            outputs=outputs,
-            level=level,
-            pick=pick,
-            skip=skip,
-            privacy=privacy,
-            dandi=dandi,
-            counter=counter,
-            rebuild=rebuild,
-        )
+        return publish_into(opened, outputs=outputs, options=options, pick=pick, skip=skip, rebuild=rebuild)
 
 
 def publish_into(
     opened: Cache,
     *,
     outputs: Sequence[tuple[str, Mode]],
-    level: int,
+    options: PublishOptions | None = None,
     pick: Sequence[str] = (),
     skip: Sequence[str] = (),
-    privacy: Privacy | None = None,
-    dandi: DandiSource | None = None,
-    counter: CounterRules | None = None,
     rebuild: bool = False,
 ) -> SummaryReport:
     """`publish` in a cache the caller has opened (and locked), as `run` does.  Datasets are
-    dandisets when an output is in DANDI mode (attribution from `dandi`, by default the DANDI
-    API), else key prefixes of `level` segments."""
-    check_level(level)
-    rules = privacy or Privacy()
-    counting = counter or CounterRules()
+    dandisets when an output is in DANDI mode (attribution from the options' DANDI source, by
+    default the DANDI API), else key prefixes of the options' level."""
+    chosen = options or PublishOptions()
     per_dataset_mode = Mode.dandi if any(mode == Mode.dandi for _, mode in outputs) else Mode.generic
     with storage_errors(what=opened.paths.root):
         pending = opened.db.execute("SELECT count(*) FROM batches WHERE format != 'parquet'").fetchone()[0]
         if pending:
             log.warning("%d shards of an older version wait for `update ip indexes` and are not counted yet", pending)
         if per_dataset_mode == Mode.dandi:
-            (dandi or DandiSource()).refresh(opened.db)  # before anything is written: a failing API changes nothing
-        settings = {"outputs": [list(output) for output in outputs], "level": level, "pick": sorted(pick),
-                    "skip": sorted(skip), "privacy": [rules.threshold, rules.rounding],
-                    "counter": counting.token}  # fmt: skip
+            (chosen.dandi or DandiSource()).refresh(
+                opened.db
+            )  # before anything is written: a failing API changes nothing
+        settings = {"outputs": [list(output) for output in outputs], "level": chosen.level, "pick": sorted(pick),
+                    "skip": sorted(skip), "privacy": [chosen.privacy.threshold, chosen.privacy.rounding],
+                    "counter": chosen.counter.token}  # fmt: skip
         last = published_state(opened)
         before = None if rebuild else fingerprint(opened, settings=settings)
         if before and last.get("fingerprint") == before and file_count(opened.paths.summaries) == last.get("files"):
@@ -179,20 +162,22 @@ def publish_into(
                 pending_index=pending,
                 up_to_date=True,
             )
-        aggregates = load(opened, level=level, dandi=per_dataset_mode == Mode.dandi, rebuild=rebuild, counter=counting)
+        aggregates = load(
+            opened, level=chosen.level, dandi=per_dataset_mode == Mode.dandi, rebuild=rebuild, counter=chosen.counter
+        )
         every = chosen_datasets(aggregates, pick=(), skip=())
         picked = chosen_datasets(aggregates, pick=pick, skip=skip)
         files: Files = {}
         for what, mode in outputs:
             if what == "summaries" and mode != Mode.archive:
-                files |= dataset_summaries(aggregates, datasets=picked, privacy=rules)
-                files |= weekly_summaries(aggregates, datasets=picked, privacy=rules)
+                files |= dataset_summaries(aggregates, datasets=picked, privacy=chosen.privacy)
+                files |= weekly_summaries(aggregates, datasets=picked, privacy=chosen.privacy)
             elif what == "summaries":
-                files |= archive_summaries(aggregates, privacy=rules)
+                files |= archive_summaries(aggregates, privacy=chosen.privacy)
             elif mode != Mode.archive:
-                files |= totals(aggregates, datasets=every, privacy=rules)
+                files |= totals(aggregates, datasets=every, privacy=chosen.privacy)
             else:
-                files |= archive_totals(aggregates, privacy=rules)
+                files |= archive_totals(aggregates, privacy=chosen.privacy)
         files |= coordinates_file(opened.db) | attribution_file(opened.db)
         live = {dataset_folder(name) for name in every} if ("summaries", per_dataset_mode) in outputs else None
         written = publish_files(root=opened.paths.summaries, files=files, live_folders=live)
@@ -223,44 +208,24 @@ def update_summaries(
     *,
     cache: PathLike,
     mode: Mode = Mode.generic,
-    level: int = 1,
+    options: PublishOptions | None = None,
     pick: Sequence[str] = (),
     skip: Sequence[str] = (),
-    privacy: Privacy | None = None,
-    dandi: DandiSource | None = None,
-    counter: CounterRules | None = None,
     rebuild: bool = False,
 ) -> SummaryReport:
     """Writes summaries/<dataset>/*.tsv (generic, dandi) or summaries/archive/*.tsv (archive);
     `rebuild` recomputes the aggregate store from every shard first."""
-    outputs = [("summaries", Mode(mode))]
     return publish(
-        cache=cache,
-        outputs=outputs,
-        level=level,
-        pick=pick,
-        skip=skip,
-        privacy=privacy,
-        dandi=dandi,
-        counter=counter,
-        rebuild=rebuild,
+        cache=cache, outputs=[("summaries", Mode(mode))], options=options, pick=pick, skip=skip, rebuild=rebuild
     )
 
 
 def update_totals(
-    *,
-    cache: PathLike,
-    mode: Mode = Mode.generic,
-    level: int = 1,
-    privacy: Privacy | None = None,
-    dandi: DandiSource | None = None,
-    counter: CounterRules | None = None,
+    *, cache: PathLike, mode: Mode = Mode.generic, options: PublishOptions | None = None
 ) -> SummaryReport:
     """Writes summaries/totals.json (generic: over datasets; dandi: over dandisets) or
     summaries/archive_totals.json (archive)."""
-    return publish(
-        cache=cache, outputs=[("totals", Mode(mode))], level=level, privacy=privacy, dandi=dandi, counter=counter
-    )
+    return publish(cache=cache, outputs=[("totals", Mode(mode))], options=options)
 
 
 def everything(mode: Mode = Mode.generic) -> list[tuple[str, Mode]]:
