@@ -12,7 +12,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import ipinfo.handler
 import netaddr
 import pytest
 import yaml
@@ -256,12 +255,6 @@ IPINFO_ANSWERS = {
 
 def service_env(**values: str) -> dict[str, str]:
     return {**os.environ, "BACKOFF_MAX_TIME": "2", **values}
-
-
-def test_the_ipinfo_url_seam_still_exists() -> None:
-    """The ipinfo package has no base-URL option; `ipinfo_url` sets its module-level API_URL.  A new
-    ipinfo release without it must fail here, loudly, not silently reach the real service."""
-    assert isinstance(ipinfo.handler.API_URL, str) and ipinfo.handler.API_URL.startswith("https://")
 
 
 def test_ipinfo_labels_then_coordinates_with_opencage(tmp_path: Path) -> None:

@@ -4,9 +4,13 @@ or inside a function), and package `__init__` files that hold re-exports only.""
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "s3logextraction"
+TITLE = "s3logextraction command reference"
 
 
 def module_files() -> dict[str, tuple[Path, bool]]:
@@ -97,3 +101,20 @@ def test_package_init_files_hold_re_exports_only() -> None:
             allowed = (ast.Import, ast.ImportFrom, ast.Expr)
             is_all = isinstance(node, ast.Assign) and [getattr(t, "id", "") for t in node.targets] == ["__all__"]
             assert isinstance(node, allowed) or is_all, f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"
+
+
+def test_the_command_reference_is_generated_from_the_cli(tmp_path: Path) -> None:
+    """docs/cli.md is what typer's `utils docs` writes for the app; regenerate it with the command
+    in its first line when a command or an option changes."""
+    reference = PACKAGE.parents[1] / "docs" / "cli.md"
+    fresh = tmp_path / "cli.md"
+    typer_script = Path(sys.executable).with_name("typer")
+    subprocess.run(
+        [str(typer_script), "s3logextraction.cli.app", "utils", "docs", "--name", "s3logextraction",
+         "--title", TITLE, "--output", str(fresh)],
+        check=True, capture_output=True, env={**os.environ, "COLUMNS": "120", "TERMINAL_WIDTH": "120"},
+    )  # fmt: skip
+    assert fresh.read_text(encoding="utf-8") == reference.read_text(encoding="utf-8"), (
+        "docs/cli.md is stale: typer s3logextraction.cli.app utils docs --name s3logextraction "
+        f"--title '{TITLE}' --output docs/cli.md"
+    )

@@ -23,13 +23,13 @@ import os
 import re
 import secrets
 import sqlite3
-import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import http
 from ..arrow import pa, pc
 from ..cache import meta_value, touch_summary_inputs, transaction
 from ..errors import InputError, ServiceError
@@ -41,7 +41,6 @@ JSON_SPACE = re.compile(r"[ \t\n\r]*")
 KEY_SEPARATOR = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
 ENTRY_END = re.compile(r"[ \t\n\r]*([,}])[ \t\n\r]*")
 DEFAULT_API_URL = "https://api.dandiarchive.org/api"
-RETRIES = 4
 BACKOFF = 0.5  # seconds before the first retry, doubled each time
 TIMEOUT = 30.0
 PAGE_SIZE = 1000
@@ -82,31 +81,22 @@ class DandiApi:
     backoff for timeouts and 5xx, and every answer checked for the fields used."""
 
     def __init__(self, url: str, *, backoff: float = BACKOFF) -> None:
-        import requests
-
         self.url = url.rstrip("/")
-        self.session = requests.Session()
+        self.session = http.session(backoff=backoff)
         self.session.headers["Accept"] = "application/json"
-        self.backoff = backoff
-        self.requests = 0
 
     def get(self, url: str) -> dict[str, Any]:
         import requests
 
-        failure = ""
-        for attempt in range(RETRIES + 1):
-            self.requests += 1
-            try:
-                response = self.session.get(url, timeout=TIMEOUT)
-            except requests.RequestException as error:
-                failure = type(error).__name__
-            else:
-                if response.status_code < 500:
-                    return answer_of(response, url=url)
-                failure = f"HTTP {response.status_code}"
-            if attempt < RETRIES:
-                time.sleep(self.backoff * 2**attempt)
-        raise ServiceError(f"the DANDI API at {url} failed {RETRIES + 1} times ({failure}); nothing was published")
+        try:
+            response = self.session.get(url, timeout=TIMEOUT)
+        except requests.RequestException as error:
+            failure = type(error).__name__
+        else:
+            if response.status_code < 500:
+                return answer_of(response, url=url)
+            failure = f"HTTP {response.status_code}"
+        raise ServiceError(f"the DANDI API at {url} failed {http.RETRIES + 1} times ({failure}); nothing was published")
 
     def pages(self, url: str) -> Iterator[dict[str, Any]]:
         """Every result of a paginated listing, following `next` links."""
@@ -208,7 +198,7 @@ def fetched_mapping(location: str) -> bytes | None:
     import requests
 
     try:
-        response = requests.get(location, timeout=TIMEOUT)
+        response = http.session().get(location, timeout=TIMEOUT)
     except requests.RequestException as error:
         raise InputError(f"cannot fetch the mapping {location} ({type(error).__name__})") from None
     if response.status_code != 200:

@@ -10,16 +10,17 @@ retries, raises `ProviderStopped`, so the caller keeps what was resolved and sto
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import InputError, S3LogExtractionError
+from .. import http
+from ..errors import InputError
 
-RETRIES = 4
+IPINFO_URL = "https://ipinfo.io"
+IPINFO_TIMEOUT = 5.0
 
 
 class ProviderName(StrEnum):
@@ -105,66 +106,46 @@ class MmdbProvider:
 
 
 class IpinfoProvider:
-    """The ipinfo batch endpoint through the `ipinfo` package; timeouts and 5xx are retried with
-    backoff a bounded number of times, 429 ends the lookups for this run."""
+    """ipinfo's batch API (`POST /batch`, a JSON list of up to 1000 addresses, the token as a
+    bearer header; the answer maps each address to its details), through the shared session:
+    timeouts and 5xx are retried there, a 429 ends the lookups for this run.  `url` points it at
+    an ipinfo-compatible endpoint (a proxy, or a test's server); the `ipinfo` package has no
+    setting for that (it reads a module constant), so its protocol is spoken here."""
 
     name = "ipinfo"
     batch_size = 1000
 
     def __init__(self, *, token: str, url: str | None = None, backoff: float = 1.0) -> None:
-        import ipinfo
-
-        self.handler = ipinfo.getHandler(token, cache_options={"maxsize": 1, "ttl": 1})
-        self.url = url
-        self.backoff = backoff
+        self.endpoint = f"{(url or IPINFO_URL).rstrip('/')}/batch"
+        self.session = http.session(backoff=backoff)
+        self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
 
     def source(self) -> str:
         return "ipinfo"
 
     def lookup(self, addresses: Sequence[str]) -> list[str | None]:
-        with api_url(self.url):
-            details = self.with_retries(list(addresses))
+        details = self.batch(list(addresses))
         answers = []
         for address in addresses:
-            found: Any = details.get(address)
-            entry = getattr(found, "all", found)
+            entry = details.get(address)
             answers.append(label(entry.get("country"), entry.get("region")) if isinstance(entry, dict) else None)
         return answers
 
-    def with_retries(self, addresses: list[str]) -> dict[str, Any]:
+    def batch(self, addresses: list[str]) -> dict[str, Any]:
         import requests
-        from ipinfo.exceptions import RequestQuotaExceededError
 
-        for attempt in range(RETRIES + 1):
-            try:
-                return dict(self.handler.getBatchDetails(addresses, batch_size=self.batch_size, raise_on_fail=True))
-            except RequestQuotaExceededError:
-                raise ProviderStopped("ipinfo quota exhausted (HTTP 429)") from None
-            except requests.HTTPError as error:
-                status = error.response.status_code if error.response is not None else 0
-                if status < 500 or attempt == RETRIES:
-                    raise ProviderStopped(f"ipinfo answered HTTP {status}") from None
-            except requests.RequestException as error:
-                if attempt == RETRIES:
-                    raise ProviderStopped(f"ipinfo unreachable ({type(error).__name__})") from None
-            time.sleep(self.backoff * 2**attempt)
-        raise S3LogExtractionError("ipinfo: no answer")  # not reached: the last attempt raises
-
-
-@contextmanager
-def api_url(url: str | None) -> Iterator[None]:
-    """Points the ipinfo package at another endpoint (an ipinfo-compatible proxy, or a test's
-    fake server) for the duration of one call: the package reads its module-level `API_URL`."""
-    if url is None:
-        yield
-        return
-    import ipinfo.handler
-
-    if not hasattr(ipinfo.handler, "API_URL"):
-        raise S3LogExtractionError("this ipinfo package version has no API_URL; pin ipinfo<6 or unset ipinfo_url")
-    previous = ipinfo.handler.API_URL
-    ipinfo.handler.API_URL = url.rstrip("/")
-    try:
-        yield
-    finally:
-        ipinfo.handler.API_URL = previous
+        try:
+            response = self.session.post(self.endpoint, json=addresses, timeout=IPINFO_TIMEOUT)
+        except requests.RequestException as error:
+            raise ProviderStopped(f"ipinfo unreachable ({type(error).__name__})") from None
+        if response.status_code == 429:
+            raise ProviderStopped("ipinfo quota exhausted (HTTP 429)")
+        if response.status_code != 200:
+            raise ProviderStopped(f"ipinfo answered HTTP {response.status_code}")
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise ProviderStopped("ipinfo answered something that is not a JSON object")
+        return answer
