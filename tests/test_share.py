@@ -43,6 +43,7 @@ def tree(bare: Path) -> set[str]:
 
 
 def test_share_commits_only_what_changed_and_nothing_private(tmp_path: Path, remote: Path) -> None:
+    pytest.importorskip("vl_convert", reason="the report it shares needs the [report] extra")
     cache = tmp_path / "cache"
     logs = write_logs(tmp_path / "logs", {"alpha/x.bin": 3, "beta/y.bin": 2})
     assert cli("run", str(logs), "--cache", str(cache)).returncode == 0

@@ -33,6 +33,7 @@ app = typer.Typer(
     help="Turn raw Amazon S3 server access logs into privacy-safe public usage statistics.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 app.add_typer(config_app, name="config")
 app.add_typer(reset_app, name="reset")

@@ -18,7 +18,10 @@ config_app.add_typer(cache_app, name="cache")
 
 @cache_app.command("set")
 def cache_set(directory: Annotated[Path, typer.Argument(help="New default cache directory (created).")]) -> None:
-    """Set the default cache directory."""
+    """Set the default cache directory.
+
+    Settings
+    """
     target = set_cache_dir(directory)
     typer.echo(f"cache directory set to {target} (in {config_file()})")
 
@@ -50,7 +53,14 @@ EntriesArgument = Annotated[
 
 @exclude_app.command("add")
 def exclude_add(entries: EntriesArgument, cache: CacheOption = None) -> None:
-    """Exclude requester IPs from every count from the next extraction on."""
+    """Exclude requester IPs from every count from the next extraction on.
+
+    Requester IPs never counted (the archive's own backup and mirror hosts): CIDR ranges (a range
+    with host bits set is refused, not widened) or `re:PATTERN`; stored sealed in the cache (`list`
+    needs the key); lines from them are dropped in memory before indexing and counted as skipped
+    (`excluded_ip`) in `status`. An empty list excludes nothing. A bad entry is named by its
+    position, never quoted.
+    """
     listed = add_excluded_ips(cache=load_settings({"cache": cache}).cache, entries=entries, password=current_password())
     typer.echo(f"{len(listed)} entries in the exclusion list", err=True)
 

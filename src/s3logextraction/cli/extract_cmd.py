@@ -80,7 +80,16 @@ def extract_command(
     retry_failed: RetryFailedOption = False,
     mode: ExtractModeOption = None,
 ) -> None:
-    """Extract new log objects into checkpointed, indexed shards (rerun-safe, stoppable)."""
+    """Extract new log objects into checkpointed, indexed shards (rerun-safe, stoppable).
+
+    Extract new log objects into indexed shards; every regular non-hidden file under LOG_DIR is a log object
+    (plain, gzip, bzip2, xz or zstd; symlinked folders followed once), identified by its name relative to
+    LOG_DIR; files modified in the last `--settle-seconds` (default 600) wait for the next run; objects of the
+    newest `--settle-days` UTC days wait too (default 1 for `s3://`, 0 for a folder); objects that cannot be
+    read are recorded and retried when they change (or with `--retry-failed`); `--workers` negative counts
+    back from all cores (default -2: all but one). `s3://` sources: see [Logs in S3](#logs-in-s3); `--executor
+    dask`: see [More than one machine](#more-than-one-machine)
+    """
     settings = load_settings(
         {
             "cache": cache,
@@ -114,7 +123,12 @@ def stop_command(
         float, typer.Option("--timeout", min=0, max=MAX_SECONDS, help="Seconds to wait for the run to drain.")
     ] = 600.0,
 ) -> None:
-    """Ask a running extraction (or `run`) to finish its batches in flight and exit."""
+    """Ask a running extraction (or `run`) to finish its batches in flight and exit.
+
+    Ask a running `extract` or `run` to finish its batches in flight and exit; waits until it has. With
+    nothing running, a run that starts within the next moments stops at once (the request is kept in `STOP`; a
+    run started later ignores it)
+    """
     settings = load_settings({"cache": cache})
     outcome = stop(cache=settings.cache, timeout=timeout)
     if not outcome.was_running:
@@ -136,7 +150,16 @@ def by_reason(counts: dict[str, int]) -> str:
 
 
 def status_command(cache: CacheOption = None, inventory: InventoryOption = None, as_json: JsonOption = False) -> None:
-    """Where the cache stands: what is committed, skipped, rejected, failed, and whether a run is going."""
+    """Where the cache stands: what is committed, skipped, rejected, failed, and whether a run is going.
+
+    The source last extracted; log objects and batches; lines read = kept + skipped (by reason: operation,
+    status) + rejected (by reason; a whole-looking line of another operation is counted as skipped without
+    being validated, so only `parse` tells whether it was malformed); bytes; kept lines per status; failed
+    objects (with the reason) and changed objects (size or modification time changed after their commit: an
+    object replaced by one of the same size too); the kept operations and mode; sealed folders (and their log
+    objects); shards pending indexing; the running command; with `--inventory`, how many of the log objects a
+    local copy of the source bucket's S3 Inventory lists are committed, and the percentage
+    """
     figures = status(cache=load_settings({"cache": cache}).cache, inventory=inventory)
     if as_json:
         typer.echo(json.dumps(figures, sort_keys=True))
@@ -181,7 +204,10 @@ def status_command(cache: CacheOption = None, inventory: InventoryOption = None,
 
 @reset_app.command("extraction")
 def reset_extraction_command(cache: CacheOption = None, yes: YesOption = False) -> None:
-    """Forget all extracted shards so the next extract starts over (the IP index is kept)."""
+    """Forget all extracted shards so the next extract starts over (the IP index is kept).
+
+    Forget every extracted shard (asks first)
+    """
     root = load_settings({"cache": cache}).cache
     if not yes:
         typer.confirm(f"delete every extracted shard in {root}?", abort=True)

@@ -15,5 +15,9 @@ def parse_command(
         str, typer.Option("--operations", help="Comma-separated operations to keep.")
     ] = "REST.GET.OBJECT",
 ) -> None:
-    """Show how each physical line is read: one TSV row per kept line and per reject."""
+    """Show how each physical line is read: one TSV row per kept line and per reject.
+
+    How each physical line is read: TSV `file line verdict key timestamp_utc remote_ip http_status bytes_sent
+    operation note_or_reject_reason`
+    """
     parse(files, keep_all=all_lines, operations=operations.split(","))

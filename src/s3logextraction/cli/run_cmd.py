@@ -64,7 +64,15 @@ def run_command(
         ),
     ] = None,
 ) -> None:
-    """Every stage in order, each doing only new work: the one command the nightly CRON job needs."""
+    """Every stage in order, each doing only new work: the one command the nightly CRON job needs.
+
+    Every stage in order (extract with indexing, ip regions, ip coordinates, summaries, totals, report,
+    share), each doing only new work, under one lock, then the quick cache check (`validate cache --quick`,
+    line counts and footers of this run's batches only: a problem is listed and exits 1); a geolocation
+    service that stops is reported (exit 3) after the summaries are published; stops at the first failing
+    stage with its exit code; a `stop` (or a first Ctrl+C) drains the extraction and ends the run before its
+    next stage
+    """
     settings = load_settings(
         {
             "cache": cache,

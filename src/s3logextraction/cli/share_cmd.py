@@ -39,7 +39,16 @@ def share_command(
     ] = None,
     push: Annotated[bool, typer.Option("--push/--no-push", help="Push the commit.")] = True,
 ) -> None:
-    """Commit the published summaries (and report) to a git repository and push them."""
+    """Commit the published summaries (and report) to a git repository and push them.
+
+    Commit the published summaries (and `report/`) to a git repository and push: a working tree, or a URL (or
+    bare repository path) cloned into `<cache>/share/` and brought up to date with the remote first; the
+    folder `--path` (default `summaries`) is made equal to the published set (files no longer published leave
+    it); a commit only when something changed, with a message saying what ("3 datasets updated, 1 new; archive
+    totals: +1.2 TB"). Uses the `git` command line with your credentials; URLs are never shown with
+    credentials. `run --share DIR_OR_URL` (or `share_git` in the config) makes it the last stage; a failed
+    push exits 3 after everything else is done and the next share retries
+    """
     settings = load_settings({"cache": cache, "share_git": git, "share_branch": branch, "share_path": path})
     target = share_target(settings, message=message, push=push)
     if target is None:

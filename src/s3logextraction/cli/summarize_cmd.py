@@ -70,7 +70,13 @@ def summaries_command(
         bool, typer.Option("--rebuild", help="Recompute the aggregate store from every shard first.")
     ] = False,
 ) -> None:
-    """Write per-dataset (generic), per-dandiset (dandi) or archive-wide (archive) summaries."""
+    """Write per-dataset (generic), per-dandiset (dandi) or archive-wide (archive) summaries.
+
+    `summaries/<dataset>/by_day.tsv`, `by_asset.tsv`, `by_region.tsv`, `requester_count.tsv`,
+    `counter_by_month.tsv` (generic: datasets by key prefix; dandi: dandisets, plus
+    `by_asset_type_per_week.tsv` and `by_asset_per_week.tsv`) or `summaries/archive/...` (archive). The
+    default mode is the `mode` setting
+    """
     settings = publishing_settings(
         cache=cache, threshold=privacy_threshold, rounding=privacy_rounding, api_url=api_url, mapping=mapping
     )
@@ -95,7 +101,10 @@ def totals_command(
     api_url: ApiUrlOption = None,
     mapping: MappingOption = None,
 ) -> None:
-    """Write totals.json (generic: over datasets; dandi: over dandisets) or archive_totals.json."""
+    """Write totals.json (generic: over datasets; dandi: over dandisets) or archive_totals.json.
+
+    `summaries/totals.json` (over datasets or dandisets) or `summaries/archive_totals.json`
+    """
     settings = publishing_settings(
         cache=cache, threshold=privacy_threshold, rounding=privacy_rounding, api_url=api_url, mapping=mapping
     )

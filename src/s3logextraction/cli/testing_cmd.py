@@ -30,7 +30,10 @@ def benchmark(
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same corpus).")] = 0,
     file_size: Annotated[str, typer.Option("--file-size", help="Average log object size.")] = "2M",
 ) -> None:
-    """Write a realistic log corpus and its exact ground truth."""
+    """Write a realistic log corpus and its exact ground truth.
+
+    Synthetic realistic corpus plus `ground_truth.json`
+    """
     from ..testing.generate import generate_benchmark
 
     truth = generate_benchmark(

@@ -45,7 +45,20 @@ def logs_command(
     endpoint_url: EndpointUrlOption = None,
     inventory: InventoryOption = None,
 ) -> None:
-    """Run the parser's checks over raw log objects (nothing is written but the findings file)."""
+    """Run the parser's checks over raw log objects (nothing is written but the findings file).
+
+    Run the parser's checks over raw log objects (any names, gzip or plain), in parallel gawk processes,
+    writing nothing but the findings: rejected lines by reason; records of a kept operation whose time is
+    outside their object's delivery window (from the AWS name `YYYY-MM-DD-HH-MM-SS-UNIQUE`: not later than the
+    object's time plus 5 minutes, not more than `--window-hours` (24) before it); 200 responses that sent
+    fewer bytes than the object's size (partial downloads, which the DANDI-compatible counts take as
+    downloads); lines that the split-on-`HTTP/1.` heuristic of dandi/s3-log-extraction reads with another
+    status or byte count (what changes when migrating from it); objects that cannot be read. Lines of other
+    operations are skipped as `extract` skips them (`parse --all` shows every line). Prints a table (count,
+    share, examples per check) and writes every finding to `--findings` (default `validate-findings.tsv`:
+    file, line, check, detail; never a raw IP). `--sample N` checks N objects spread over the listing. Exit 0
+    when clean, 1 with findings
+    """
     settings = load_settings(
         {
             "cache": None,
@@ -80,7 +93,15 @@ def cache_command(
         bool, typer.Option("--quick", help="Only the checks that read no row (as `run` does at its end).")
     ] = False,
 ) -> None:
-    """Check the cache against its state DB, file modes, and that no raw IP is in clear text."""
+    """Check the cache against its state DB, file modes, and that no raw IP is in clear text.
+
+    Read-only, without the lock: every committed batch has exactly one shard and `shards/` holds nothing else
+    (orphans are listed, not removed); each shard is readable, holds the rows its batch recorded, and only
+    ip_ids of the IP index; a batch's lines read equal its log objects' lines; files are 0600 and folders
+    0700; no indexed IP appears in clear text in any file (Parquet and Arrow files are decoded first; needs
+    the key). `--quick` reads no row: names, modes, line counts and Parquet footers. Problems on stdout, one
+    per line, exit 1; clean: exit 0
+    """
     check = validate_cache(cache=load_settings({"cache": cache}).cache, quick=quick, password=current_password())
     for problem in check.problems:
         typer.echo(problem)
