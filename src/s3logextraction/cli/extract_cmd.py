@@ -1,6 +1,7 @@
 """`extract`, `stop`, `status` and `reset extraction`."""
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -8,6 +9,7 @@ import typer
 from ..config import MAX_SECONDS, Settings, load_settings, resolve_workers, revealed
 from ..errors import PartialError
 from ..extract import ExecutorName, ExtractOptions, ExtractReport, extract, reset_extraction, stop
+from ..operations import ExtractMode
 from ..sources import LogSource, open_source
 from ..status import status
 from .options import (
@@ -57,6 +59,28 @@ def log_source(location: str, settings: Settings) -> LogSource:
     return open_source(location, endpoint_url=settings.s3_endpoint_url, inventory=settings.s3_inventory)
 
 
+def extraction_flags(
+    *,
+    cache: Path | None,
+    workers: int | None,
+    batch_size: str | None,
+    operations: str | None,
+    settle_seconds: float | None,
+    settle_days: int | None,
+    endpoint_url: str | None,
+    inventory: Path | None,
+    executor: ExecutorName | None,
+    scheduler: str | None,
+    mode: ExtractMode | None,
+) -> dict[str, object]:
+    """The extraction flags of `extract` and `run`, by the setting each one gives."""
+    return {
+        "cache": cache, "workers": workers, "batch_size": batch_size, "operations": operations,
+        "settle_seconds": settle_seconds, "settle_days": settle_days, "s3_endpoint_url": endpoint_url,
+        "s3_inventory": inventory, "executor": executor, "dask_scheduler": scheduler, "mode": mode,
+    }  # fmt: skip
+
+
 def check_complete(report: ExtractReport) -> None:
     """Exit 3 when objects failed (this run or earlier, unchanged since): the rest is published."""
     failed = len(report.failed) + report.failed_earlier
@@ -87,24 +111,16 @@ def extract_command(
     LOG_DIR; files modified in the last `--settle-seconds` (default 600) wait for the next run; objects of the
     newest `--settle-days` UTC days wait too (default 1 for `s3://`, 0 for a folder); objects that cannot be
     read are recorded and retried when they change (or with `--retry-failed`); `--workers` negative counts
-    back from all cores (default -2: all but one). `s3://` sources: see [Logs in S3](#logs-in-s3); `--executor
-    dask`: see [More than one machine](#more-than-one-machine)
+    back from all cores (default -2: all but one). `s3://` sources: see the README's Logs in S3; `--executor dask`: see
+    its More than one machine
     """
     settings = load_settings(
-        {
-            "cache": cache,
-            "workers": workers,
-            "batch_size": batch_size,
-            "operations": operations,
-            "settle_seconds": settle_seconds,
-            "settle_days": settle_days,
-            "s3_endpoint_url": endpoint_url,
-            "s3_inventory": inventory,
-            "executor": executor,
-            "dask_scheduler": scheduler,
-            "mode": mode,
-        }
-    )
+        extraction_flags(
+            cache=cache, workers=workers, batch_size=batch_size, operations=operations, settle_seconds=settle_seconds,
+            settle_days=settle_days, endpoint_url=endpoint_url, inventory=inventory, executor=executor,
+            scheduler=scheduler, mode=mode,
+        )
+    )  # fmt: skip
     source = log_source(log_dir, settings)
     with drain_on_first_signal() as stop_event:
         report = extract(

@@ -7,7 +7,7 @@ import typer
 from ..config import load_settings
 from ..errors import FindingsError, PartialError
 from ..pipeline import run
-from .extract_cmd import check_complete, extract_options, log_source
+from .extract_cmd import check_complete, extract_options, extraction_flags, log_source
 from .ip_cmd import geolocation_of
 from .options import (
     ApiUrlOption,
@@ -73,21 +73,16 @@ def run_command(
     stage with its exit code; a `stop` (or a first Ctrl+C) drains the extraction and ends the run before its
     next stage
     """
+    extraction = extraction_flags(
+        cache=cache, workers=workers, batch_size=batch_size, operations=operations, settle_seconds=settle_seconds,
+        settle_days=settle_days, endpoint_url=endpoint_url, inventory=inventory, executor=executor,
+        scheduler=scheduler, mode=mode,
+    )  # fmt: skip
     settings = load_settings(
-        {
-            "cache": cache,
-            "workers": workers,
-            "batch_size": batch_size,
-            "operations": operations,
-            "settle_seconds": settle_seconds,
-            "settle_days": settle_days,
-            "s3_endpoint_url": endpoint_url,
-            "s3_inventory": inventory,
-            "executor": executor,
-            "dask_scheduler": scheduler,
+        extraction
+        | {
             "privacy_threshold": privacy_threshold,
             "privacy_rounding": privacy_rounding,
-            "mode": mode,
             "dandi_api_url": api_url,
             "dandi_mapping": mapping,
             "share_git": share,
