@@ -172,6 +172,42 @@ def test_every_number_from_the_api(dandi_cache: Path) -> None:
     assert any(query.get("page") == "2" for _, _, query in api.seen), "pagination was followed"
 
 
+def test_totals_and_the_archive_reuse_the_attribution_of_the_summaries(dandi_cache: Path) -> None:
+    """The sequence of dandi/s3-log-extraction's README: summaries from a source, then totals and
+    the archive outputs with no source given: they use what the summaries used, with no network
+    call (the fake API is gone by then), and `status` says where the attribution came from."""
+    with fake_dandi(archive()) as api:
+        url = f"{api.url}/api"
+        done = cli("update", "summaries", "--cache", str(dandi_cache), "--mode", "dandi", "--api-url", url, *EXACT)
+        assert done.returncode == 0, done.stderr
+    for mode in ("dandi", "archive"):
+        totals = cli("update", "totals", "--cache", str(dandi_cache), "--mode", mode, *EXACT)
+        assert totals.returncode == 0, totals.stderr
+    archived = cli("update", "summaries", "--cache", str(dandi_cache), "--mode", "archive", *EXACT)
+    assert archived.returncode == 0, archived.stderr
+    check_every_number(dandi_cache / "summaries")
+    summaries = dandi_cache / "summaries"
+    # archive-wide bytes per week and asset type: 000001 (a 500, the Zarr store 40; the video 50 a week
+    # later), 000002 (c 70), undetermined (s 60) and unassociated (n 9), by hand ...
+    assert read(summaries / "archive" / "by_asset_type_per_week.tsv") == (
+        "week_start\tNeurophysiology\tMicroscopy\tVideo\tMiscellaneous\n2024-05-06\t500\t110\t0\t69\n"
+        "2024-05-13\t0\t0\t50\t0\n"
+    )
+    # ... and as the sum of every dataset folder's file
+    summed: dict[str, list[int]] = {}
+    for path in summaries.glob("*/by_asset_type_per_week.tsv"):
+        if path.parent.name != "archive":
+            for row in read(path).splitlines()[1:]:
+                week, *sizes = row.split("\t")
+                summed[week] = [a + int(b) for a, b in zip(summed.get(week, [0, 0, 0, 0]), sizes, strict=True)]
+    archive_rows = read(summaries / "archive" / "by_asset_type_per_week.tsv").splitlines()[1:]
+    assert {row.split("\t")[0]: [int(n) for n in row.split("\t")[1:]] for row in archive_rows} == summed
+    figures = json.loads(cli("status", "--cache", str(dandi_cache), "--json").stdout)
+    assert figures["dandi_attribution"]["api_url"] == url and figures["dandi_attribution"]["refreshed_at"]
+    shown = cli("status", "--cache", str(dandi_cache)).stdout
+    assert f"dandi attribution: {url} (refreshed " in shown
+
+
 def test_the_mapping_file_gives_the_same_files(dandi_cache: Path, tmp_path: Path) -> None:
     with fake_dandi(archive()) as api:
         url = f"{api.url}/api"

@@ -31,7 +31,6 @@ from pydantic_settings import (
 
 from .agents import DEFAULT_MACHINE_CLIENTS
 from .appinfo import config_file, default_cache_dir
-from .datasets.dandi import DEFAULT_API_URL
 from .errors import ConfigError, S3LogExtractionError, UsageError
 from .ips.providers import ProviderName
 from .operations import DEFAULT_OPERATIONS, ExtractMode, check_operations
@@ -272,7 +271,7 @@ class Settings(BaseSettings):
     ] = list(DEFAULT_MACHINE_CLIENTS)
 
     mode: Annotated[ExtractMode, PlainValidator(member(ExtractMode))] = ExtractMode.generic
-    dandi_api_url: Text = DEFAULT_API_URL
+    dandi_api_url: OptionalText = None  # None: the source of the last DANDI publish (DANDI's API before any)
     dandi_mapping: OptionalText = None
     share_git: OptionalText = None
     share_branch: Text = "main"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .cache import CachePaths, PathLike, meta_value, reader, running_holder
+from .datasets.dandi import recorded_source
 from .errors import UsageError
 from .geodata import LABEL_CLASSES, is_place, label_class
 from .sources.s3 import S3Location, inventory_listing
@@ -76,6 +77,7 @@ def status(*, cache: PathLike, inventory: PathLike | None = None) -> dict[str, A
             "operations": settings.get("operations"),
             "mode": settings.get("mode"),
             "sealed_folders": {"folders": sealed_folders, "log_objects": sealed_objects},
+            "dandi_attribution": recorded_source(db),
             "pending_index": db.execute("SELECT count(*) FROM batches WHERE format = 'tsv'").fetchone()[0],
             "ips": ip_figures(db),
             "regions": region_figures(db),

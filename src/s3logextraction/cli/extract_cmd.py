@@ -2,7 +2,7 @@
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -79,6 +79,14 @@ def extraction_flags(
         "settle_seconds": settle_seconds, "settle_days": settle_days, "s3_endpoint_url": endpoint_url,
         "s3_inventory": inventory, "executor": executor, "dask_scheduler": scheduler, "mode": mode,
     }  # fmt: skip
+
+
+def attribution_line(recorded: dict[str, Any] | None) -> str:
+    """Where the stored DANDI attribution came from, and when it was refreshed."""
+    if recorded is None:
+        return "- (no DANDI publish yet)"
+    where = recorded.get("api_url") or f"{recorded.get('mapping')} (sha256 {recorded.get('sha256', '')[:12]})"
+    return f"{where} (refreshed {recorded.get('refreshed_at')})"
 
 
 def check_complete(report: ExtractReport) -> None:
@@ -202,6 +210,7 @@ def status_command(cache: CacheOption = None, inventory: InventoryOption = None,
         ),
         f"sealed folders:  {figures['sealed_folders']['folders']} ({figures['sealed_folders']['log_objects']} log "
         "objects; not read again until they change)",
+        f"dandi attribution: {attribution_line(figures['dandi_attribution'])}",
         f"pending index:   {figures['pending_index']} shards",
         f"IPs:             {figures['ips']['indexed']} indexed, {figures['ips']['classified']} classified "
         f"({by_reason({name: n for name, n in figures['ips']['by_class'].items() if n})})",

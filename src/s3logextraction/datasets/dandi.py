@@ -31,7 +31,7 @@ from typing import Any
 
 from .. import http
 from ..arrow import pa, pc
-from ..cache import meta_value, touch_summary_inputs, transaction
+from ..cache import meta_value, touch_summary_inputs, transaction, utc_now
 from ..errors import InputError, ServiceError
 from .generic import UNDETERMINED
 
@@ -363,19 +363,50 @@ def latest_places(rows: Sequence[tuple[str, str, str, str]]) -> dict[str, tuple[
     return places
 
 
+SOURCE = "dandi_attribution_source"  # meta: the source of the stored attribution, and when it was refreshed
+
+
 @dataclass(frozen=True)
 class DandiSource:
-    """Where DANDI attribution comes from: a mapping file or URL, else the API at `api_url`."""
+    """Where DANDI attribution comes from: a mapping file or URL, or the API at `api_url`; neither
+    given (None, None) means the source of the last DANDI publish, recorded in the cache (the
+    DANDI API at its default URL before any)."""
 
-    api_url: str = DEFAULT_API_URL
+    api_url: str | None = None
     mapping: str | None = None
 
-    def refresh(self, db: sqlite3.Connection) -> None:
-        if self.mapping:
-            load_mapping(db, location=self.mapping)
+    @property
+    def given(self) -> bool:
+        return self.api_url is not None or self.mapping is not None
+
+    def refresh(self, db: sqlite3.Connection, *, reuse: bool = False) -> None:
+        """Brings the stored attribution up to date from this source.  With `reuse` (totals and
+        archive outputs) and no source given, the stored attribution is used as it is: no network
+        call, and the numbers come from the same attribution as the summaries."""
+        recorded = recorded_source(db)
+        if reuse and not self.given and recorded is not None:
+            return
+        chosen = self if self.given or recorded is None else DandiSource(**recorded["source"])
+        if chosen.mapping:
+            load_mapping(db, location=chosen.mapping)
+            sha256 = (meta_value(db, "dandi_mapping_sha256") or b"").decode()
+            source: dict[str, Any] = {"mapping": chosen.mapping, "sha256": sha256}
         else:
+            url = chosen.api_url or DEFAULT_API_URL
             forget_mapping(db)
-            walk_api(db, url=self.api_url)
+            walk_api(db, url=url)
+            source = {"api_url": url}
+        record = {"source": {key: value for key, value in source.items() if key != "sha256"}, **source,
+                  "refreshed_at": utc_now()}  # fmt: skip
+        with transaction(db):
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (SOURCE, json.dumps(record).encode()))
+
+
+def recorded_source(db: sqlite3.Connection) -> dict[str, Any] | None:
+    """The source of the stored attribution (`api_url` or `mapping` and its `sha256`) and when it
+    was refreshed (`refreshed_at`), or None before the first DANDI publish."""
+    value = meta_value(db, SOURCE)
+    return json.loads(value) if value else None
 
 
 def forget_mapping(db: sqlite3.Connection) -> None:

@@ -254,12 +254,30 @@ def weekly_summaries(aggregates: Aggregates, *, datasets: Sequence[str], privacy
     for dataset in datasets:
         folder = dataset_folder(dataset)
         weeks = sorted(types.get(dataset, {}).items())
-        files[f"{folder}/by_asset_type_per_week.tsv"] = tsv(
-            ("week_start", *ASSET_TYPES),
-            "".join("\t".join(map(str, (week, *sizes.values()))) + "\n" for week, sizes in weeks).encode(),
-        )
+        files[f"{folder}/by_asset_type_per_week.tsv"] = asset_type_weeks(weeks)
         files[f"{folder}/by_asset_per_week.tsv"] = tsv(("week_start", *columns[1:]), pieces.get(dataset, b""))
     return files
+
+
+def asset_type_weeks(weeks: Iterable[tuple[Any, dict[str, int]]]) -> bytes:
+    """by_asset_type_per_week.tsv: bytes per week (its Monday) and asset type, weeks in order."""
+    body = "".join("\t".join(map(str, (week, *(sizes[kind] for kind in ASSET_TYPES)))) + "\n" for week, sizes in weeks)
+    return tsv(("week_start", *ASSET_TYPES), body.encode())
+
+
+def archive_type_weeks(aggregates: Aggregates) -> Files:
+    """archive/by_asset_type_per_week.tsv (DANDI mode): the bytes of every dataset folder summed
+    per week and asset type, `undetermined` and `unassociated` included (bytes are exact, so the
+    archive's file is the sum of the dandisets' files)."""
+    if aggregates.by_asset_week is None:
+        return {}
+    summed: dict[Any, dict[str, int]] = {}
+    for weeks in typed_weeks(aggregates.by_asset_week).values():
+        for week, sizes in weeks.items():
+            total = summed.setdefault(week, dict.fromkeys(ASSET_TYPES, 0))
+            for kind, size in sizes.items():
+                total[kind] += size
+    return {f"{ARCHIVE_FOLDER}/by_asset_type_per_week.tsv": asset_type_weeks(sorted(summed.items()))}
 
 
 def archive_summaries(aggregates: Aggregates, *, privacy: Privacy) -> Files:
@@ -279,7 +297,7 @@ def archive_summaries(aggregates: Aggregates, *, privacy: Privacy) -> Files:
         f"{ARCHIVE_FOLDER}/{COUNTER_FILE}": tsv(
             COUNTER_HEADER, text_of(text_body(counter, columns=COUNTER_HEADER, privacy=privacy))
         ),
-    }
+    } | archive_type_weeks(aggregates)
 
 
 def figures_of(*, sums: dict[str, int], requesters: int, regions: Iterable[str], privacy: Privacy) -> dict[str, Any]:

@@ -140,15 +140,16 @@ def publish_into(
     dandisets when an output is in DANDI mode (attribution from the options' DANDI source, by
     default the DANDI API), else key prefixes of the options' level."""
     chosen = options or PublishOptions()
-    per_dataset_mode = Mode.dandi if any(mode == Mode.dandi for _, mode in outputs) else Mode.generic
+    per_dataset_mode = dandi_or_generic(opened, outputs=outputs)
     with storage_errors(what=opened.paths.root):
         pending = opened.db.execute("SELECT count(*) FROM batches WHERE format != 'parquet'").fetchone()[0]
         if pending:
             log.warning("%d shards of an older version wait for `update ip indexes` and are not counted yet", pending)
         if per_dataset_mode == Mode.dandi:
-            (chosen.dandi or DandiSource()).refresh(
-                opened.db
-            )  # before anything is written: a failing API changes nothing
+            # before anything is written (a failing API changes nothing); the totals and the archive
+            # reuse the attribution the summaries were published with unless a source is given
+            refreshing = ("summaries", Mode.dandi) in outputs
+            (chosen.dandi or DandiSource()).refresh(opened.db, reuse=not refreshing)
         settings = {"outputs": [list(output) for output in outputs], "level": chosen.level, "pick": sorted(pick),
                     "skip": sorted(skip), "privacy": [chosen.privacy.threshold, chosen.privacy.rounding],
                     "counter": chosen.counter.token}  # fmt: skip
@@ -192,6 +193,17 @@ def publish_into(
             pending_index=pending,
             shards_aggregated=aggregates.shards_aggregated,
         )
+
+
+def dandi_or_generic(opened: Cache, *, outputs: Sequence[tuple[str, Mode]]) -> Mode:
+    """How keys are attributed: to dandisets when an output is in DANDI mode, or when only archive
+    outputs are asked of a cache extracted in DANDI mode (its archive files include the bytes per
+    week and asset type, which need asset paths); else by key prefix."""
+    if any(mode == Mode.dandi for _, mode in outputs):
+        return Mode.dandi
+    if all(mode == Mode.archive for _, mode in outputs) and opened.setting("mode") == Mode.dandi.value:
+        return Mode.dandi
+    return Mode.generic
 
 
 def publish_coordinates(opened: Cache) -> int:
