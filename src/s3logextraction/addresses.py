@@ -31,16 +31,23 @@ IPV6_CANDIDATE = re.compile(rb"(?<![0-9A-Za-z:.])[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A
 AGENT_PREFILTER = r"[0-9]\.[0-9]+\.[0-9]+\.[0-9]|[0-9A-Fa-f]*:[0-9A-Fa-f]*:"
 
 
-def canonical_ip(text: bytes) -> bytes:
-    """The RFC 5952 form of an address as the parser passed it (`-` and anything unparsable as
-    given: the parser has rejected those already)."""
+def canonical_address(text: str) -> str | None:
+    """The RFC 5952 form of an address (an IPv4-mapped IPv6 address as its IPv4), None when
+    `text` is not an address."""
     try:
-        address = ipaddress.ip_address(text.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
-        return text
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    return str(address).encode("ascii")
+    return str(address)
+
+
+def canonical_ip(text: bytes) -> bytes:
+    """`canonical_address` of an address as the parser passed it (`-` and anything unparsable
+    as given: the parser has rejected those already)."""
+    canonical = canonical_address(text.decode("ascii", "replace"))
+    return text if canonical is None else canonical.encode("ascii")
 
 
 def quad_mask(match: re.Match[bytes]) -> bytes:

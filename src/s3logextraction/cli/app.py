@@ -18,6 +18,7 @@ from ..errors import ExitCode
 from .config_cmd import config_app
 from .errors import ABORTED, exit_code_of, say
 from .extract_cmd import extract_command, reset_app, status_command, stop_command
+from .import_cmd import import_app
 from .ip_cmd import ip_app, key_app, update_ip_app
 from .parse_cmd import parse_command
 from .report_cmd import report_command
@@ -46,6 +47,7 @@ update_app.command("totals")(totals_command)
 app.add_typer(update_app, name="update")
 app.command("run")(run_command)
 app.add_typer(ip_app, name="ip")
+app.add_typer(import_app, name="import")
 config_app.add_typer(key_app, name="key")
 app.command("parse")(parse_command)
 app.command("extract")(extract_command)
