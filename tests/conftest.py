@@ -46,6 +46,16 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     return home
 
 
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    """An empty bare git repository, as `share` pushes to."""
+    if shutil.which("git") is None:
+        pytest.fail("git must be installed for the tests (apt-get install git)")
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(bare)], check=True)
+    return bare
+
+
 @pytest.fixture(scope="session")
 def gawk() -> str:
     found = shutil.which("gawk")

@@ -25,15 +25,6 @@ def git(*args: str, where: Path) -> str:
     return subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, check=True, env=env).stdout
 
 
-@pytest.fixture
-def remote(tmp_path: Path) -> Path:
-    if shutil.which("git") is None:
-        pytest.fail("git must be installed for the tests (apt-get install git)")
-    bare = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(bare)], check=True)
-    return bare
-
-
 def commits(bare: Path) -> list[str]:
     return git("log", "--format=%s", "main", where=bare).splitlines()
 

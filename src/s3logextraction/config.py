@@ -34,6 +34,7 @@ from .appinfo import config_file, default_cache_dir
 from .errors import ConfigError, S3LogExtractionError, UsageError
 from .ips.providers import ProviderName
 from .operations import DEFAULT_OPERATIONS, ExtractMode, check_operations
+from .share import Layout
 from .sizes import parse_size
 
 ENV_PREFIX = "S3LOGEXTRACTION_"
@@ -244,7 +245,7 @@ class Settings(BaseSettings):
     flags: ClassVar[dict[str, str]] = {  # the flag that sets a setting, where it is not --<name>
         "s3_endpoint_url": "--endpoint-url", "s3_inventory": "--inventory", "dask_scheduler": "--scheduler",
         "dandi_api_url": "--api-url", "dandi_mapping": "--mapping", "share_git": "--git", "share_branch": "--branch",
-        "share_path": "--path", "ip_provider": "--provider",
+        "share_path": "--path", "share_layout": "--layout", "ip_provider": "--provider",
     }  # fmt: skip
 
     # the secrets first: a refused one is reported before any other (and never echoed)
@@ -276,6 +277,7 @@ class Settings(BaseSettings):
     share_git: OptionalText = None
     share_branch: Text = "main"
     share_path: Text = "summaries"
+    share_layout: Annotated[Layout, PlainValidator(member(Layout))] = Layout.default
     ip_provider: Annotated[ProviderName | None, PlainValidator(optional(member(ProviderName)))] = None
     mmdb: OptionalPath = None
     vpn_ranges: OptionalPath = None

@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from .cache import Cache, CachePaths, PathLike, make_private_folder
@@ -38,6 +39,20 @@ def redacted(text: str) -> str:
     return CREDENTIALS.sub("", text)
 
 
+class Layout(StrEnum):
+    """How the published set is laid out in the repository: as published (`default`, in the
+    target's folder), or as dandi/access-summaries holds it (`access-summaries`), the tree DANDI's
+    dashboard (dandi/access-page) reads: `content/` holds totals.json, archive_totals.json and
+    region_codes_to_coordinates.yaml, and `content/summaries/` the dataset folders and `archive/`.
+    Nothing outside `content/` is touched (the repository's README, workflows)."""
+
+    default = "default"
+    access_summaries = "access-summaries"
+
+
+ACCESS_SUMMARIES_FOLDER = "content"
+
+
 @dataclass(frozen=True)
 class ShareTarget:
     git: str
@@ -45,6 +60,22 @@ class ShareTarget:
     path: str = "summaries"
     message: str | None = None
     push: bool = True
+    layout: Layout = Layout.default
+
+    @property
+    def folder(self) -> str:
+        """The folder of the repository that the published set is made equal to."""
+        return ACCESS_SUMMARIES_FOLDER if self.layout is Layout.access_summaries else self.path
+
+    def placed(self, name: str) -> str:
+        """Where a published file (named relative to summaries/, or report/...) goes in the folder."""
+        if self.layout is Layout.default or "/" not in name or name.startswith(f"{REPORT_FOLDER}/"):
+            return name
+        return f"summaries/{name}"
+
+    def published(self, name: str) -> str:
+        """The published name of a file of the folder (`placed` undone)."""
+        return name.removeprefix("summaries/") if self.layout is Layout.access_summaries else name
 
 
 @dataclass
@@ -117,7 +148,7 @@ def published_files(paths: CachePaths) -> dict[str, Path]:
     return files
 
 
-def mirror(files: dict[str, Path], folder: Path) -> None:
+def mirror(files: dict[str, Path], folder: Path, *, page_href: str) -> None:
     """Makes `folder` hold exactly `files` (dot files, README and LICENSE at its top are kept)."""
     folder.mkdir(parents=True, exist_ok=True)
     for path in sorted(folder.rglob("*"), reverse=True):
@@ -131,16 +162,16 @@ def mirror(files: dict[str, Path], folder: Path) -> None:
     for name, source in files.items():
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        content = shared_bytes(name, source)
+        content = shared_bytes(name, source, page_href=page_href)
         if not target.exists() or target.read_bytes() != content:
             target.write_bytes(content)
 
 
-def shared_bytes(name: str, source: Path) -> bytes:
-    """A file as the repository holds it: the report's page links to the summaries from inside
-    the managed folder (`../`), not from beside it as in the cache."""
+def shared_bytes(name: str, source: Path, *, page_href: str) -> bytes:
+    """A file as the repository holds it: the report's page links to the dataset folders from
+    inside the managed folder (`page_href`), not from beside them as in the cache."""
     data = source.read_bytes()
-    return rebased(data, href="../") if name == REPORT_PAGE else data
+    return rebased(data, href=page_href) if name == REPORT_PAGE else data
 
 
 def archive_bytes(text: str | None) -> int:
@@ -169,17 +200,20 @@ def share_into(opened: Cache, *, target: ShareTarget) -> ShareReport:
     """`share` in a cache the caller has opened (and locked), as `run` does."""
     if target.path.startswith("/") or ".." in Path(target.path).parts:
         raise UsageError("--path must be a folder inside the repository")
+    if target.layout is Layout.access_summaries and target.path != ShareTarget.path:
+        raise UsageError(f"--layout access-summaries places the files in {ACCESS_SUMMARIES_FOLDER}/: drop --path")
     tree = working_tree(opened.paths, target)
-    folder = tree / target.path
-    scope = target.path or "."
-    totals = f"{target.path}/{ARCHIVE_TOTALS_FILE}".lstrip("/")
+    folder = tree / target.folder
+    scope = target.folder or "."
+    totals = f"{target.folder}/{ARCHIVE_TOTALS_FILE}".lstrip("/")
     before = git("show", f"HEAD:{totals}", where=tree, check=False).stdout or None
-    mirror(published_files(opened.paths), folder)
+    placed = {target.placed(name): path for name, path in published_files(opened.paths).items()}
+    mirror(placed, folder, page_href="../" if target.layout is Layout.default else "../summaries/")
     git("add", "--all", "--", scope, where=tree)
     status = git("status", "--porcelain", "--", scope, where=tree).stdout.splitlines()
     changes = [(line[:2].strip()[:1], line[3:].split(" -> ")[-1]) for line in status if line.strip()]
-    prefix = f"{target.path}/" if target.path else ""
-    changes = [(state, name.removeprefix(prefix)) for state, name in changes]
+    prefix = f"{target.folder}/" if target.folder else ""
+    changes = [(state, target.published(name.removeprefix(prefix))) for state, name in changes]
     committed = False
     message = target.message or ""
     if changes:

@@ -7,6 +7,7 @@ import typer
 from ..config import load_settings
 from ..errors import FindingsError, PartialError
 from ..pipeline import run
+from ..share import Layout
 from .extract_cmd import check_complete, extract_options, extraction_flags, log_source
 from .ip_cmd import geolocation_of
 from .options import (
@@ -63,6 +64,14 @@ def run_command(
             show_default=False,
         ),
     ] = None,
+    share_layout: Annotated[
+        Layout | None,
+        typer.Option(
+            "--share-layout",
+            help="With --share: default, or access-summaries (the tree DANDI's dashboard reads; see `share`).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Every stage in order, each doing only new work: the one command the nightly CRON job needs.
 
@@ -86,6 +95,7 @@ def run_command(
             "dandi_api_url": api_url,
             "dandi_mapping": mapping,
             "share_git": share,
+            "share_layout": share_layout,
         }
     )
     with drain_on_first_signal() as stop_event:

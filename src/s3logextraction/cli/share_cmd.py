@@ -6,7 +6,7 @@ import typer
 
 from ..config import Settings, load_settings
 from ..errors import UsageError
-from ..share import ShareTarget, share
+from ..share import Layout, ShareTarget, share
 from .options import CacheOption
 from .signals import drain_on_first_signal
 
@@ -16,7 +16,12 @@ def share_target(settings: Settings, *, message: str | None = None, push: bool =
     if not settings.share_git:
         return None
     return ShareTarget(
-        git=settings.share_git, branch=settings.share_branch, path=settings.share_path, message=message, push=push
+        git=settings.share_git,
+        branch=settings.share_branch,
+        path=settings.share_path,
+        message=message,
+        push=push,
+        layout=settings.share_layout,
     )
 
 
@@ -38,6 +43,15 @@ def share_command(
         str | None, typer.Option("--message", help="Commit message (default: what changed).", show_default=False)
     ] = None,
     push: Annotated[bool, typer.Option("--push/--no-push", help="Push the commit.")] = True,
+    layout: Annotated[
+        Layout | None,
+        typer.Option(
+            "--layout",
+            help="default (the published set in --path) or access-summaries (the tree of dandi/access-summaries, "
+            "which DANDI's dashboard reads: content/...). Default: the share_layout setting.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Commit the published summaries (and report) to a git repository and push them.
 
@@ -49,7 +63,9 @@ def share_command(
     credentials. `run --share DIR_OR_URL` (or `share_git` in the config) makes it the last stage; a failed
     push exits 3 after everything else is done and the next share retries
     """
-    settings = load_settings({"cache": cache, "share_git": git, "share_branch": branch, "share_path": path})
+    settings = load_settings(
+        {"cache": cache, "share_git": git, "share_branch": branch, "share_path": path, "share_layout": layout}
+    )
     target = share_target(settings, message=message, push=push)
     if target is None:
         raise UsageError("share needs a repository: --git DIR_OR_URL (or share_git in the config)")
