@@ -5,11 +5,20 @@ a file with the columns its parsers read (src/utils.ts, src/plots.ts)."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gzip
+import http.server
 import json
 import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import yaml
 
 from .conftest import cli
@@ -94,12 +103,9 @@ def test_share_writes_the_access_summaries_tree_and_touches_nothing_else(tmp_pat
     checkout = tmp_path / "checkout"
     git("clone", "--quiet", str(remote), str(checkout), where=tmp_path)
     check_dashboard_urls(checkout / "content")
-    page = (
-        (checkout / "content" / "report" / "index.html").read_text()
-        if (checkout / "content" / "report").exists()
-        else ""
-    )
-    assert not page or '<base href="../summaries/">' in page
+    if importlib.util.find_spec("vl_convert") is not None:  # with the [report] extra, the report is shared too
+        page = (checkout / "content" / "report" / "index.html").read_text()
+        assert '<base href="../summaries/">' in page, "the page's links reach the dataset folders"
     assert git("show", "main:README.md", where=remote) == "# access-summaries\n"
 
 
@@ -115,3 +121,61 @@ def test_run_shares_with_the_layout_setting_in_one_commit(tmp_path: Path, remote
     files = tree(remote)
     assert {f"content/{name}" for name in DASHBOARD_TOP} <= files
     assert {name.split("/")[0] for name in files} == {"content"}
+
+
+@contextlib.contextmanager
+def file_tree_server(root: Path) -> Iterator[str]:
+    """The files under `root` over HTTP on 127.0.0.1 (the dashboard fetches from one origin)."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+DASHBOARD = os.environ.get("S3LE_ACCESS_PAGE")  # a checkout of dandi/access-page (not vendored here)
+
+
+@pytest.mark.skipif(
+    not DASHBOARD or shutil.which("npx") is None or shutil.which("chromium") is None,
+    reason="set S3LE_ACCESS_PAGE to a checkout of dandi/access-page (with node and chromium) to open the dashboard",
+)
+def test_dandis_dashboard_renders_the_shared_tree(tmp_path: Path, remote: Path) -> None:
+    """DANDI's own dashboard, built with its data URL pointed at a server on 127.0.0.1 that serves
+    the tree `share` wrote, opened in Chromium: every dandiset of the dropdown draws its plots, and
+    no page error, no missing file (resources of other hosts, such as the map's tiles, are not
+    reachable here and not counted)."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    source = tmp_path / "access-page"
+    shutil.copytree(Path(str(DASHBOARD)), source, ignore=shutil.ignore_patterns("node_modules", "dist", ".git"))
+    plots = source / "src" / "plots.ts"
+    text = plots.read_text()
+    served = tmp_path / "served"
+    with file_tree_server(served) as url:
+        plots.write_text(re.sub(r'const BASE_URL = "[^"]*";', f'const BASE_URL = "{url}/data";', text))
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=source, check=True,
+                       capture_output=True)  # fmt: skip
+        subprocess.run(["npx", "vite", "build", "--config", "configs/vite.config.js"], cwd=source, check=True,
+                       capture_output=True)  # fmt: skip
+        shutil.copytree(source / "dist", served)
+        cache, _ = dandi_run(tmp_path)
+        assert cli("share", "--cache", str(cache), "--git", str(remote), "--layout", "access-summaries").returncode == 0
+        git("clone", "--quiet", str(remote), str(served / "data"), where=tmp_path)
+        problems: list[str] = []
+        with playwright.sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+            page = browser.new_page()
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.on("response", lambda answer: problems.append(f"{answer.status} {answer.url}") if (
+                answer.url.startswith(url) and answer.status >= 400) else None)  # fmt: skip
+            page.goto(f"{url}/index.html")
+            page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+            for dandiset in json.loads((served / "data" / "content" / "totals.json").read_text()):
+                page.select_option("select", dandiset)
+                page.wait_for_timeout(1500)
+                assert page.locator(".js-plotly-plot").count() >= 2, dandiset
+            browser.close()
+    assert [problem for problem in problems if "Map" not in problem] == []
