@@ -9,6 +9,7 @@ import contextlib
 import functools
 import gzip
 import http.server
+import importlib.util
 import json
 import os
 import re
