@@ -23,7 +23,7 @@ def report_command(
     """Write report/index.html (self-contained, offline) and PNGs of the time series and the map.
 
     Write `report/index.html` and `report/time_series.png` (1800x600) and `report/map.png` (1800x900) from the
-    published summaries only; see [Report](#report). `run` writes it too when the `[report]` extra is
+    published summaries only; see docs/guide.md#report. `run` writes it too when the `[report]` extra is
     installed
     """
     result = report(cache=load_settings({"cache": cache}).cache, out=out, datasets=dataset or ())
