@@ -397,7 +397,8 @@ def current_generation(root: Path) -> str | None:
     """The folder the published set `root` is now (what its link points to; a cache of an older
     version has a plain folder there), or None before the first publish."""
     if os.path.islink(root):
-        return os.path.join(root.parent, os.readlink(root))
+        target = os.path.join(root.parent, os.readlink(root))
+        return target if os.path.isdir(target) else None  # a generation removed by hand: start afresh
     return os.fspath(root) if os.path.isdir(root) else None
 
 
