@@ -317,12 +317,15 @@ def load_settings(flags: Mapping[str, object] | None = None) -> Settings:
         raise ConfigError(f"invalid setting {name}: {why} (check {config_file()} and the environment)") from None
 
 
+SECRETS = frozenset(name for name, info in Settings.model_fields.items() if "SecretStr" in str(info.annotation))
+
+
 def settings_shown(settings: Settings) -> dict[str, Any]:
     """Every setting as plain text, numbers and lists (for `config show`); secrets only say whether they are set."""
     shown: dict[str, Any] = {}
     for name in Settings.model_fields:
         value = getattr(settings, name)
-        if isinstance(value, SecretStr) or name in ("password", "ipinfo_api_key", "opencage_api_key"):
+        if name in SECRETS:
             shown[name] = "set" if value else "not set"
         elif isinstance(value, Enum):
             shown[name] = value.value

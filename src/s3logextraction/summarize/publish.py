@@ -414,8 +414,8 @@ def publish_files(*, root: Path, files: Files, live_folders: set[str] | None) ->
     here: pathlib's parsing cost more than the writes themselves."""
     current = current_generation(root)
     todo = changed(current, files)
-    kept = [] if current is None else linked_files(current, skip=todo.keys(), live=live_folders)
-    if current is not None and not todo and len(kept) == count_files(current):
+    kept, left_out = ([], 0) if current is None else linked_files(current, skip=todo.keys(), live=live_folders)
+    if current is not None and not todo and not left_out:
         return 0
     generations = generations_of(root)
     make_private_folder(generations)
@@ -442,25 +442,25 @@ def ensure_folder(generation: str, folder: str, *, made: set[str]) -> None:
         made.update([folder, *enclosing(folder)])
 
 
-def count_files(root: str) -> int:
-    return sum(len(names) for _, _, names in os.walk(root))
-
-
-def linked_files(current: str, *, skip: Iterable[str], live: set[str] | None) -> list[str]:
+def linked_files(current: str, *, skip: Iterable[str], live: set[str] | None) -> tuple[list[str], int]:
     """The files of the generation `current` that the next one links: all but those rewritten
     (`skip`) and, with `live`, the dataset files of dataset folders (those holding a by_day.tsv)
-    that no dataset maps to any more."""
+    that no dataset maps to any more; and how many of the latter are left out (one walk serves
+    both: nothing rewritten and nothing left out means no new generation)."""
     rewritten = set(skip)
     found: list[str] = []
+    left_out = 0
     for where, _, names in os.walk(current):
         relative = os.path.relpath(where, current)
         folder = "" if relative == "." else relative.replace(os.sep, "/")
         stale = live is not None and "by_day.tsv" in names and folder != ARCHIVE_FOLDER and folder not in live
         for name in names:
             path = posixpath.join(folder, name)
-            if path not in rewritten and not (stale and name in DATASET_FILES):
+            if stale and name in DATASET_FILES:
+                left_out += 1
+            elif path not in rewritten:
                 found.append(path)
-    return found
+    return found, left_out
 
 
 def swap_link(root: Path, *, target: str, previous: str | None) -> None:
