@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -180,3 +181,28 @@ def killed_at_event(
 
 def events_counted(result: subprocess.CompletedProcess[str]) -> int:
     return int(result.stderr.strip().splitlines()[-1].removeprefix("events "))
+
+
+def as_version_8(db: sqlite3.Connection) -> None:
+    """A cache as version 8 left it: its committed objects as rows, no records (a test of a
+    migration from an older version starts from there)."""
+    from s3logextraction.extract.committed import decode
+
+    for group, record in db.execute("SELECT grp, record FROM object_groups").fetchall():
+        db.executemany(
+            "INSERT INTO log_objects VALUES (?, ?, ?, ?, ?)",
+            [(item.name, item.size, item.mtime_ns, item.batch_id, item.lines) for item in decode(group, record)],
+        )
+    db.execute("DROP TABLE object_groups")
+    db.execute("PRAGMA user_version = 8")
+
+
+def committed_of(cache: Path) -> dict[str, Any]:
+    """The committed log objects of a cache by name (rows and records alike)."""
+    from s3logextraction.extract.committed import committed_objects
+
+    db = sqlite3.connect(cache / "state.sqlite")
+    try:
+        return {item.name: item for item in committed_objects(db)}
+    finally:
+        db.close()

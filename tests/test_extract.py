@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from s3logextraction import ExtractOptions, extract, status
 from s3logextraction.cache import Cache
 from s3logextraction.cli import app
-from s3logextraction.extract.plan import balanced_batch_bytes, plan_batches
+from s3logextraction.extract.plan import balanced_batch_bytes, stream_batches
 from s3logextraction.ips.keys import existing_keys
 from s3logextraction.sources import LogObject
 
@@ -361,4 +361,6 @@ def test_batches_are_sized_so_every_worker_is_busy_to_the_end(
     objects = [LogObject(name=f"log-{at:03d}", size=size, mtime_ns=0, location="") for at, size in enumerate(sizes)]
     chosen = balanced_batch_bytes(objects, batch_bytes=64 * MIB, workers=workers)
     assert chosen == expected_bytes
-    assert len(plan_batches(objects, batch_bytes=chosen, batch_files=2000)) == expected_batches
+    batches = list(stream_batches(iter(objects), batch_bytes=64 * MIB, batch_files=2000, workers=workers))
+    assert len(batches) == expected_batches, "the streaming planner cuts the same batches"
+    assert [item for batch in batches for item in batch] == objects

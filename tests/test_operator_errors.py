@@ -25,7 +25,7 @@ from s3logextraction.errors import ExitCode, PartialError
 from s3logextraction.extract.runner import ChildProcesses
 from s3logextraction.ips.admin import MAX_IP_ID
 
-from .conftest import ROOT, age, cli, fill
+from .conftest import ROOT, age, as_version_8, cli, fill
 from .test_extract import assert_consistent, expected_per_key, per_key, shard_rows
 from .test_parser import GOOD
 
@@ -284,6 +284,7 @@ def test_a_version_5_dandi_attribution_is_kept_and_clustered(tmp_path: Path) -> 
     with Cache.open_for_writing(cache, command="test", create=True):
         pass
     db = sqlite3.connect(cache / "state.sqlite")
+    as_version_8(db)
     db.executescript(
         "ALTER TABLE changed_objects DROP COLUMN committed_mtime_ns;"  # version 8
         "ALTER TABLE changed_objects DROP COLUMN seen_mtime_ns;"

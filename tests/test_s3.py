@@ -296,10 +296,10 @@ def test_an_inventory_lists_what_a_live_listing_does(
     now = datetime.now(UTC)
     write_inventory(inventory, client=client, bucket=bucket, created=now - timedelta(days=1), keys=[odd])
     write_inventory(inventory, client=client, bucket=bucket, created=now)  # the newest manifest wins
-    live = S3Bucket(f"s3://{bucket}/{PARTITIONED}", endpoint_url=url).list()
-    listed = S3Bucket(f"s3://{bucket}/{PARTITIONED}", endpoint_url=url, inventory=inventory).list()
-    assert listed == live and len(live.objects) == truth["log_objects"] + 1
-    assert any(item.name.endswith("with space+plus") for item in listed.objects)
+    live = S3Bucket(f"s3://{bucket}/{PARTITIONED}", endpoint_url=url).list().objects()
+    listed = S3Bucket(f"s3://{bucket}/{PARTITIONED}", endpoint_url=url, inventory=inventory).list().objects()
+    assert listed == live and len(live) == truth["log_objects"] + 1
+    assert any(item.name.endswith("with space+plus") for item in listed)
     cache = tmp_path / "cache"
     source = f"s3://{bucket}/{PARTITIONED}"
     done = s3_extract(source, cache, url, "--inventory", str(inventory))

@@ -63,7 +63,7 @@ def test_a_committed_day_folder_is_sealed_and_not_read_again(tmp_path: Path) -> 
     assert {folder: seal.objects for folder, seal in sealed.items()} == {"2019/02/01/": 2, "2019/02/02/": 1, ODD: 1}
     assert status(cache=cache)["sealed_folders"] == {"folders": 3, "log_objects": 4}
     listing = LocalFolder(logs).list(sealed=sealed)
-    assert (listing.objects, listing.sealed_objects) == ([], 4), "the sealed folders are not read"
+    assert (listing.objects(), listing.sealed_objects) == ([], 4), "the sealed folders are not read"
     assert set(listing.folders) == {"", "2019/", "2019/02/"}, "folders holding folders are read every time"
     third = extract(logs, cache=cache, options=ExtractOptions(settle_seconds=0))
     assert (third.objects_total, third.objects_done, third.objects_remaining) == (4, 0, 0)

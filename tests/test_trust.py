@@ -25,7 +25,7 @@ from s3logextraction import extract, status
 from s3logextraction.addresses import masked_agent
 from s3logextraction.datasets import dataset_folder
 
-from .conftest import age, cli, killed_at_event
+from .conftest import age, as_version_8, cli, committed_of, killed_at_event
 from .test_extract import ips_and_agents, shard_rows
 from .test_parser import GOOD
 
@@ -75,6 +75,7 @@ def test_an_older_cache_has_its_stored_agents_masked(tmp_path: Path) -> None:
     db.execute("INSERT INTO user_agents VALUES (90, ?)", (b"curl/8.0 (via 198.51.100.1)",))
     db.execute("INSERT INTO user_agents VALUES (91, ?)", (b"wget 2001:db8::7",))
     db.execute("UPDATE user_agents SET text = ? WHERE user_agent_id = 1", (b"curl/8.0 (via 81.2.69.217)",))
+    as_version_8(db)
     db.execute("ALTER TABLE changed_objects DROP COLUMN committed_mtime_ns")
     db.execute("ALTER TABLE changed_objects DROP COLUMN seen_mtime_ns")
     db.execute("PRAGMA user_version = 7")
@@ -195,11 +196,9 @@ def test_an_object_that_grows_while_gawk_reads_it_is_not_committed_with_its_list
     age(folder)
     second = extract(folder, cache=cache)
     assert second.objects_done == 1 and second.lines_kept == 2
+    committed = committed_of(cache)["growing"]
+    assert (committed.size, committed.lines) == (growing.stat().st_size, 2)
     db = sqlite3.connect(cache / "state.sqlite")
-    assert db.execute("SELECT size, lines FROM log_objects WHERE name = 'growing'").fetchone() == (
-        growing.stat().st_size,
-        2,
-    )
     assert db.execute("SELECT count(*) FROM failed_objects").fetchone() == (0,)
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import gzip
 import shutil
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from s3logextraction import ExtractOptions
+from s3logextraction import ExtractOptions, status
 from s3logextraction.cache import CachePaths, reader
+from s3logextraction.extract.committed import decode, encode
 from s3logextraction.pipeline import run
 from s3logextraction.sources import LocalFolder
 from s3logextraction.validate import validate_cache, validate_logs
@@ -158,9 +160,19 @@ def test_validate_cache_finds_counts_modes_and_raw_ips(cache: Path) -> None:
 def test_line_counts_against_the_log_objects_in_full_and_for_a_night(cache: Path) -> None:
     with sqlite3.connect(cache / "state.sqlite") as db:
         batch, committed_at = db.execute("SELECT batch_id, committed_at FROM batches ORDER BY batch_id").fetchone()
-        db.execute("UPDATE log_objects SET lines = lines + 2 WHERE batch_id = ?", (batch,))
+        assert db.execute("SELECT count(*) FROM log_objects").fetchone()[0] == 0, "a finished run keeps records only"
+        for group, record in db.execute("SELECT grp, record FROM object_groups").fetchall():
+            objects = [
+                replace(item, lines=item.lines + 2) if item.batch_id == batch else item
+                for item in decode(group, record)
+            ]
+            db.execute("UPDATE object_groups SET record = ? WHERE grp = ?", (encode(group, objects), group))
         read = db.execute("SELECT lines_read FROM batches WHERE batch_id = ?", (batch,)).fetchone()[0]
-    expected = [f"batch {batch}: {read} lines read, but its log objects hold {read + 2}"]
+        object_count = sum(
+            len(decode(group, record)) for group, record in db.execute("SELECT grp, record FROM object_groups")
+        )
+    assert object_count == status(cache=cache)["log_objects"] > 0
+    expected = [f"batch {batch}: {read} lines read, but its log objects hold {read + 2}"]  # one object a batch
     assert validate_cache(cache=cache).problems == expected
     assert validate_cache(cache=cache, quick=True).problems == expected
     with reader(CachePaths.of(cache)) as db:

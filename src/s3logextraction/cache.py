@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 from .errors import DiskError, InputError, LockedError, S3LogExtractionError, disk_error, storage_errors
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 PathLike = str | os.PathLike[str]  # what the library takes for a path: a str as well as a Path
 TABLES = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -178,6 +178,19 @@ CREATE TABLE sealed_folders (
 ) WITHOUT ROWID;
 """
 
+# Version 9: committed log objects of a name group a run is done with move from rows into one
+# compressed record per group (extract/committed.py); `newest` is its newest name, `last_batch`
+# its newest batch.  A run's first step moves the rows an older version left.
+VERSION_9 = """
+CREATE TABLE object_groups (
+    grp TEXT PRIMARY KEY,
+    objects INTEGER NOT NULL,
+    newest TEXT NOT NULL,
+    last_batch TEXT NOT NULL,
+    record BLOB NOT NULL
+) WITHOUT ROWID;
+"""
+
 
 def mask_stored_agents(connection: sqlite3.Connection) -> None:
     """Version 8: changed objects keep both modification times (an object replaced by one of the
@@ -213,6 +226,7 @@ MIGRATIONS: dict[int, tuple[str | Callable[[sqlite3.Connection], None], int]] = 
     5: (VERSION_6, 6),
     6: (VERSION_7, 7),
     7: (mask_stored_agents, 8),
+    8: (VERSION_9, 9),
 }
 
 SHARD_SUFFIXES = {"tsv": ".tsv", "parquet": ".parquet"}
@@ -240,6 +254,18 @@ def rows_for(db: sqlite3.Connection, *, select: str, column: str, keys: Sequence
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
         yield from db.execute(f"{select} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
+
+
+def vacuum_when_sparse(db: sqlite3.Connection, *, floor: int = 64 * 1024 * 1024) -> bool:
+    """Gives the free pages back to the file system (VACUUM) when they are more than half the
+    state DB and more than `floor` bytes: the rows a migration or a long run moved into compact
+    records leave pages free that later commits would take years to fill."""
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    free, total = db.execute("PRAGMA freelist_count").fetchone()[0], db.execute("PRAGMA page_count").fetchone()[0]
+    if free * page_size <= floor or free * 2 <= total:
+        return False
+    db.execute("VACUUM")
+    return True
 
 
 def touch_summary_inputs(db: sqlite3.Connection) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 from .cache import CachePaths, PathLike, meta_value, reader, running_holder
 from .datasets.dandi import recorded_source
 from .errors import UsageError
+from .extract.committed import committed_count, committed_lookup
+from .extract.standing import recorded_standing
 from .geodata import LABEL_CLASSES, is_place, label_class
 from .sources.s3 import S3Location, inventory_listing
 
@@ -39,10 +41,11 @@ def status(*, cache: PathLike, inventory: PathLike | None = None) -> dict[str, A
         sealed_folders, sealed_objects = db.execute(
             "SELECT count(*), coalesce(sum(objects), 0) FROM sealed_folders"
         ).fetchone()
+        running = running_holder(paths)
         figures = {
             "cache": str(paths.root),
             "source": source.decode() if source else None,
-            "log_objects": db.execute("SELECT count(*) FROM log_objects").fetchone()[0],
+            "log_objects": committed_count(db),
             "batches": batches,
             "lines_read": int(read),
             "lines_kept": int(kept),
@@ -81,7 +84,8 @@ def status(*, cache: PathLike, inventory: PathLike | None = None) -> dict[str, A
             "pending_index": db.execute("SELECT count(*) FROM batches WHERE format = 'tsv'").fetchone()[0],
             "ips": ip_figures(db),
             "regions": region_figures(db),
-            "running": running_holder(paths),
+            "running": running,
+            "progress": recorded_standing(db) if running else None,
         }
         if inventory is not None:
             figures["inventory"] = inventory_progress(db, source=figures["source"], inventory=Path(inventory))
@@ -91,10 +95,11 @@ def status(*, cache: PathLike, inventory: PathLike | None = None) -> dict[str, A
 def inventory_progress(db: sqlite3.Connection, *, source: str | None, inventory: Path) -> dict[str, Any]:
     if not source or not source.startswith("s3://"):
         raise UsageError("--inventory: this cache was not extracted from an s3:// source, so no inventory applies")
-    listing = inventory_listing(inventory, location=S3Location.parse(source))
-    committed = {name for (name,) in db.execute("SELECT name FROM log_objects")}
-    done = sum(log_object.name in committed for log_object in listing.objects)
-    total = len(listing.objects)
+    total = done = 0
+    for chunk in inventory_listing(inventory, location=S3Location.parse(source)):
+        committed, _ = committed_lookup(db, [log_object.name for log_object in chunk.objects])
+        total += len(chunk.objects)
+        done += len(committed)
     return {"log_objects": total, "committed": done, "percent": round(100 * done / total, 2) if total else 100.0}
 
 

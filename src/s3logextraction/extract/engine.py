@@ -13,27 +13,30 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
 from ..arrow import import_now
-from ..cache import Cache, PathLike, meta_value, rows_for, transaction
+from ..cache import Cache, PathLike, meta_value, rows_for, transaction, vacuum_when_sparse
 from ..errors import ConfigError, storage_errors
 from ..gawk import gawk_path
 from ..ips.exclude import excluded_ips
 from ..ips.index import Indexer, open_indexer
-from ..progress import progress_bar
-from ..sources import Listing, LogObject, LogSource, open_source
+from ..sources import Chunk, Listing, LogObject, LogSource, open_source
+from .ahead import Peekable, ReadAhead
+from .committed import GroupTracker, committed_lookup, compact_all
 from .executors import batch_executor
 from .journal import commit_batch, record_changes
 from .options import ExecutorName, ExtractOptions
-from .plan import Committed, balanced_batch_bytes, plan_batches, plan_objects, settle_from
+from .plan import Plan, settle_from, stream_batches
 from .runner import BatchResult, ChildProcesses, ParserOptions
-from .seals import listing_for, new_seals, record_seals
+from .seals import chunk_seal, listing_for, read_seals, record_seals
+from .standing import Standing
 from .stop import StopRequest
 
 log = logging.getLogger("s3logextraction")
+LISTING_AHEAD = 4  # chunks listed ahead of the planning: a few day folders
 
 
 @dataclass
@@ -57,6 +60,7 @@ class ExtractReport:
     seconds: float = 0.0
     index_seconds: float = 0.0
     stopped: bool = False
+    listing_finished: bool = True
 
     def add(self, result: BatchResult) -> None:
         self.batches += bool(result.objects)
@@ -77,6 +81,7 @@ class ExtractReport:
             f"{self.lines_read} lines read, {self.lines_kept} kept, {sum(self.lines_skipped.values())} skipped, "
             f"{sum(self.rejected.values())} rejected ({rejected}), {self.log_bytes / 1e6:.1f} MB at {rate:.1f} MB/s; "
             f"{self.objects_remaining} objects remain"
+            + ("" if self.listing_finished else " (and those of the folders not listed yet)")
         ]
         if self.failed:
             parts.append(f"{len(self.failed)} objects failed (see `status`)")
@@ -165,8 +170,9 @@ def extract_into(
     show_progress: bool | None = None,
 ) -> ExtractReport:
     """`extract` in a cache the caller has opened (and locked), as `run` does for all its stages;
-    `listing` is the source's listing, made before the cache was opened (a wrong folder fails
-    before anything is created)."""
+    `listing` is the source's listing, begun before the cache was opened (a wrong folder fails
+    before anything is created).  The listing streams: each chunk is planned as it comes, and
+    batches start while later folders are still being listed."""
     started = time.monotonic()
     chosen = options or ExtractOptions()
     gawk_path()
@@ -181,15 +187,9 @@ def extract_into(
             excluded=excluded_ips(opened.db, password=chosen.password),
         )
         indexer.convert_pending(show_progress=False)
-        committed = committed_sizes(opened, listing=listing)
-        failed = {
-            name: (size, mtime)
-            for name, size, mtime in opened.db.execute("SELECT name, size, mtime_ns FROM failed_objects")
-        }
-        plan = plan_objects(
-            listing.objects,
-            committed=committed,
-            failed=failed,
+        with transaction(opened.db) as db:
+            compact_all(db)  # rows a killed run, or an older version, left
+        plan = Plan(
             settle_from_ns=settle_from(
                 now_ns=time.time_ns(),
                 settle_seconds=0 if source.appear_whole else chosen.settle_seconds,
@@ -198,78 +198,125 @@ def extract_into(
             retry_failed=chosen.retry_failed,
             limit=chosen.limit,
         )
-        if plan.changed:
-            record_changes(opened, plan.changed)
-        record_seals(opened, new_seals(listing, committed=committed, settle_seconds=chosen.settle_seconds))
-        report = ExtractReport(
-            objects_total=len(listing.objects) + listing.sealed_objects,
-            objects_settling=plan.settling,
-            objects_changed=len(plan.changed),
-            failed_earlier=plan.failed_earlier,
-            files_skipped=listing.skipped,
-        )
-        report.stopped = run_batches(
-            opened,
-            source=source,
-            batches=plan_batches(
-                plan.todo,
-                batch_bytes=balanced_batch_bytes(plan.todo, batch_bytes=chosen.batch_bytes, workers=chosen.workers),
-                batch_files=chosen.batch_files,
-            ),
-            workers=chosen.workers,
-            parser=parser,
-            indexer=indexer,
-            report=report,
-            stop=stop,
-            show_progress=show_progress,
-            executor=chosen.executor,
-            scheduler=chosen.scheduler,
-        )
-    report.objects_remaining = len(plan.todo) + plan.over_limit - report.objects_done - len(report.failed)
+        report = ExtractReport(files_skipped=listing.skipped)
+        groups = GroupTracker()
+        with (
+            ReadAhead(listing, depth=LISTING_AHEAD) as chunks,
+            Standing(
+                opened, plan=plan, listing=listing, expected=survey(source, cache=opened), enabled=show_progress
+            ) as standing,
+        ):
+            planned = planned_objects(
+                opened, chunks=chunks, plan=plan, groups=groups, started_ns=listing.started_ns,
+                settle_seconds=chosen.settle_seconds,
+            )  # fmt: skip
+            report.stopped = run_batches(
+                opened,
+                source=source,
+                batches=stream_batches(
+                    planned, batch_bytes=chosen.batch_bytes, batch_files=chosen.batch_files, workers=chosen.workers
+                ),
+                workers=chosen.workers,
+                parser=parser,
+                indexer=indexer,
+                report=report,
+                stop=stop,
+                standing=standing,
+                groups=groups,
+                executor=chosen.executor,
+                scheduler=chosen.scheduler,
+            )
+        with transaction(opened.db) as db:
+            compact_all(db)
+        vacuum_when_sparse(opened.db)
+    report.objects_total = listing.listed_objects + listing.sealed_objects
+    report.objects_settling = plan.settling
+    report.objects_changed = plan.changed_total
+    report.failed_earlier = plan.failed_earlier
+    report.listing_finished = listing.finished
+    report.objects_remaining = plan.todo + plan.over_limit - report.objects_done - len(report.failed)
     report.seconds = time.monotonic() - started
     log.debug("extract of %s finished", source.describe())
     return report
 
 
-def committed_sizes(cache: Cache, *, listing: Listing) -> dict[str, Committed]:
-    """The committed size and mtime of each listed object that was committed: looked up by name, so
-    a night that lists one day asks about that day, not about every object of the archive's history."""
-    names = [log_object.name for log_object in listing.objects]
-    rows = rows_for(cache.db, select="SELECT name, size, mtime_ns FROM log_objects", column="name", keys=names)
-    return {name: (size, mtime_ns) for name, size, mtime_ns in rows}
+def planned_objects(
+    cache: Cache,
+    *,
+    chunks: Iterable[Chunk],
+    plan: Plan,
+    groups: GroupTracker,
+    started_ns: int,
+    settle_seconds: float,
+) -> Iterator[LogObject]:
+    """The objects to extract, chunk by chunk as the listing hands them on: each chunk's
+    committed objects looked up by name (a night asks about its days, not the history), the
+    changed ones recorded, a local folder whose files were all committed before sealed."""
+    for chunk in chunks:
+        names = [log_object.name for log_object in chunk.objects]
+        committed, with_rows = committed_lookup(cache.db, names)
+        failed = {
+            name: (size, mtime)
+            for name, size, mtime in rows_for(
+                cache.db, select="SELECT name, size, mtime_ns FROM failed_objects", column="name", keys=names
+            )
+        }
+        todo = plan.sort_out(chunk.objects, committed=committed, failed=failed)
+        if plan.changed:
+            record_changes(cache, plan.changed)
+        seal = chunk_seal(chunk, committed=committed, started_ns=started_ns, settle_seconds=settle_seconds)
+        if seal is not None:
+            record_seals(cache, [seal])
+        groups.planned(todo)
+        groups.compact_done(cache.db, also=with_rows)
+        yield from todo
+
+
+def survey(source: LogSource, *, cache: Cache) -> Future[int | None]:
+    """The source's count of what its listing will hand on, made in a thread of its own (a
+    folder walk without a stat per file): the progress bar's total, once it is known.  Only an
+    estimate: a survey that fails leaves the total unknown, never the run."""
+    seals = read_seals(cache.paths.root)
+    counted: Future[int | None] = Future()
+
+    def count() -> None:
+        try:
+            counted.set_result(source.survey(sealed=seals))
+        except Exception:
+            counted.set_result(None)
+
+    threading.Thread(target=count, name="survey", daemon=True).start()
+    return counted
 
 
 def run_batches(
     cache: Cache,
     *,
     source: LogSource,
-    batches: list[list[LogObject]],
+    batches: Iterator[list[LogObject]],
     workers: int,
     parser: ParserOptions,
     indexer: Indexer,
     report: ExtractReport,
     stop: StopRequest,
-    show_progress: bool | None,
+    standing: Standing,
+    groups: GroupTracker,
     executor: ExecutorName | str = ExecutorName.local,
     scheduler: str | None = None,
 ) -> bool:
     """Schedules batches, `workers` at a time, on the executor and commits each as it finishes
     (here, whatever the executor); True if stopped."""
-    if not batches:
+    queue = Peekable(batches)
+    if not queue:
         return False
     import_now()
     next_id = new_batch_ids()
-    queue = list(reversed(batches))
     in_flight: set[Future[BatchResult]] = set()
     children = ChildProcesses()
     stopped = False
-    total = sum(log_object.size for batch in batches for log_object in batch)
-    with (
-        batch_executor(
-            executor=executor, workers=workers, scheduler=scheduler, staging=cache.paths.staging, children=children
-        ) as submit,
-        progress_bar(total=total, unit="B", description="extract", enabled=show_progress) as bar,
-    ):
+    with batch_executor(
+        executor=executor, workers=workers, scheduler=scheduler, staging=cache.paths.staging, children=children
+    ) as submit:
         done: set[Future[BatchResult]] = set()
         try:
             while queue or in_flight or done:
@@ -285,8 +332,9 @@ def run_batches(
                     result = future.result()
                     report.index_seconds += commit_batch(cache, result, indexer=indexer)
                     report.add(result)
-                    bar.update(result.log_bytes + sum(log_object.size for log_object, _ in result.failed))
-                    bar.set_postfix(kept=report.lines_kept, rejected=sum(report.rejected.values()), refresh=False)
+                    groups.finished([*result.objects, *(log_object for log_object, _ in result.failed)])
+                    groups.compact_done(cache.db)
+                    standing.update(report)
                 done = set()
                 if in_flight:
                     done, in_flight = wait(in_flight, timeout=0.2, return_when=FIRST_COMPLETED)

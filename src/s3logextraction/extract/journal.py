@@ -109,7 +109,8 @@ def reset_extraction(*, cache: PathLike) -> int:
         with transaction(opened.db) as db:
             removed = db.execute("SELECT count(*) FROM batches").fetchone()[0]
             for table in ("rejects", "kept_by_status", "skipped_lines", "log_objects", "batches",
-                          "failed_objects", "changed_objects", "aggregated_batches", "sealed_folders"):  # fmt: skip
+                          "failed_objects", "changed_objects", "aggregated_batches", "sealed_folders",
+                          "object_groups"):  # fmt: skip
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM meta WHERE name IN ('operations', 'mode', 'aggregate_generation')")
         for shard in opened.paths.shards.iterdir():

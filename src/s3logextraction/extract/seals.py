@@ -16,12 +16,11 @@ is not reported as changed.  `reset extraction` removes the seals with the batch
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 
 from ..cache import Cache, CachePaths, PathLike, connect, schema_version, transaction
 from ..errors import storage_errors
-from ..sources import Listing, LogSource, Seal
+from ..sources import Chunk, Listing, LogSource, Seal
 from .plan import Committed, same_object
 
 SEAL_FLOOR_SECONDS = 2.0
@@ -51,25 +50,18 @@ def read_seals(root: PathLike) -> dict[str, Seal]:
     return {folder: Seal(ctime_ns=ctime_ns, objects=objects) for folder, ctime_ns, objects in rows}
 
 
-def new_seals(
-    listing: Listing, *, committed: Mapping[str, Committed], settle_seconds: float
-) -> list[tuple[str, int, int]]:
-    """(folder, ctime_ns, objects) for each folder this listing read that can be sealed: files
-    only, each committed before this run with its current size, and unchanged since well before
-    the listing started."""
-    before = listing.started_ns - int(max(settle_seconds, SEAL_FLOOR_SECONDS) * 1e9)
-    files: Counter[str] = Counter()
-    pending: set[str] = set()
-    for log_object in listing.objects:
-        folder = log_object.name[: log_object.name.rfind("/") + 1]  # "" at the root
-        files[folder] += 1
-        if not same_object(log_object, committed.get(log_object.name)):
-            pending.add(folder)
-    return [
-        (folder, state.ctime_ns, files[folder])
-        for folder, state in listing.folders.items()
-        if state.files_only and state.ctime_ns < before and folder not in pending
-    ]
+def chunk_seal(
+    chunk: Chunk, *, committed: Mapping[str, Committed], started_ns: int, settle_seconds: float
+) -> tuple[str, int, int] | None:
+    """(folder, ctime_ns, objects) when the local folder of `chunk` can be sealed: files only,
+    each committed before this run with its current size, and unchanged since well before the
+    listing started."""
+    before = started_ns - int(max(settle_seconds, SEAL_FLOOR_SECONDS) * 1e9)
+    if chunk.ctime_ns is None or not chunk.files_only or chunk.ctime_ns >= before:
+        return None
+    if not all(same_object(log_object, committed.get(log_object.name)) for log_object in chunk.objects):
+        return None
+    return (chunk.folder, chunk.ctime_ns, len(chunk.objects))
 
 
 def record_seals(cache: Cache, seals: list[tuple[str, int, int]]) -> None:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import bz2
 import itertools
 import lzma
+import re
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import BinaryIO, Protocol, cast
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -44,26 +45,80 @@ class Seal:
     objects: int
 
 
-@dataclass(frozen=True)
-class Folder:
-    """A folder a listing read: its change time when it was read, and whether it held regular,
-    non-hidden files only (no subfolder, nothing passed over), as a folder must to be sealed."""
+DAY_AT_START = re.compile(r"\d{4}-\d{2}-\d{2}")
 
-    ctime_ns: int
-    files_only: bool
+
+def name_group(name: str) -> str:
+    """The group of a log object's name: its folder, and in it the day its name starts with
+    (AWS names start with their delivery time): the unit a listing hands on and the state DB
+    keeps committed objects in.  A date-partitioned layout has one group per day folder, a flat
+    one a group per day."""
+    cut = name.rfind("/") + 1
+    day = DAY_AT_START.match(name, cut)
+    return name[: day.end()] if day else name[:cut]
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a listing of the names under `prefix` (relative, "" for all) can start: after
+    `after`, which sorts before every name that can still be new (S3 lists keys in order)."""
+
+    prefix: str
+    after: str
 
 
 @dataclass
-class Listing:
-    """The log objects of a source, sorted by name, and what was passed over, by reason; for a
-    local folder also the folders read (by escaped relative name, "" for the root, "2024/01/02/"
-    below it), the objects of the sealed folders not read, and when the listing started."""
+class Chunk:
+    """The log objects of one folder (or of one day of a flat folder), sorted by name: what a
+    listing hands on at a time.  For a local folder also its change time when it was read, and
+    whether it held regular, non-hidden files only (no subfolder, nothing passed over), as a
+    folder must to be sealed; an S3 prefix has neither (`ctime_ns` None)."""
 
-    objects: list[LogObject] = field(default_factory=list)
-    skipped: Counter[str] = field(default_factory=Counter)
-    folders: dict[str, Folder] = field(default_factory=dict)
-    sealed_objects: int = 0
-    started_ns: int = 0
+    folder: str
+    objects: list[LogObject]
+    ctime_ns: int | None = None
+    files_only: bool = False
+
+
+class Listing:
+    """The log objects of a source, chunk by chunk in name order, as the source lists them: a
+    backfill of millions of objects holds one chunk at a time, and its first batch starts once
+    the first chunk is listed.  The first chunk is read when the listing is made, so a wrong
+    source fails before anything else happens.  Iterated once; what was passed over (by
+    reason), the folders read (by escaped relative name, "" for the root) and the objects of
+    the sealed folders not read add up as it goes, and `finished` says it went to the end."""
+
+    def __init__(self, chunks: Callable[[Listing], Iterator[Chunk]], *, started_ns: int) -> None:
+        self.skipped: Counter[str] = Counter()
+        self.folders: dict[str, Folder] = {}
+        self.sealed_objects = 0
+        self.started_ns = started_ns
+        self.listed_objects = 0
+        self.listed_bytes = 0
+        self.finished = False
+        self._chunks = chunks(self)  # the source's walk, which adds to what this listing counts
+        self._first = next(self._chunks, None)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        first, self._first = self._first, None
+        for chunk in itertools.chain([] if first is None else [first], self._chunks):
+            self.listed_objects += len(chunk.objects)
+            self.listed_bytes += sum(log_object.size for log_object in chunk.objects)
+            yield chunk
+        self.finished = True
+
+    def objects(self) -> list[LogObject]:
+        """Every log object at once (for a sample or a test, not for a backfill)."""
+        return [log_object for chunk in self for log_object in chunk.objects]
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A folder a listing read: its change time when it was read, and whether it held regular,
+    non-hidden files only."""
+
+    ctime_ns: int
+    files_only: bool
 
 
 class LogSource(Protocol):
@@ -78,9 +133,15 @@ class LogSource(Protocol):
 
     def describe(self) -> str: ...
 
-    def list(self, *, sealed: Mapping[str, Seal] | None = None) -> Listing:
+    def list(self, *, sealed: Mapping[str, Seal] | None = None, starts: Sequence[Start] = ()) -> Listing:
         """Every log object, except those of `sealed` folders that did not change since (a local
-        folder's; other sources list everything)."""
+        folder's) and, under the prefix of each of `starts`, those named up to its `after` (an S3
+        night's; a local folder lists everything it does not skip as sealed)."""
+        ...
+
+    def survey(self, *, sealed: Mapping[str, Seal] | None = None) -> int | None:
+        """How many objects `list` will hand on, counted without reading their details (a local
+        folder's entries); None when only the listing itself can tell (S3)."""
         ...
 
     def open(self, log_object: LogObject) -> BinaryIO:

@@ -11,13 +11,24 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import InputError
 from ..text import escape_bytes, escape_text
-from .base import SNIFF_BYTES, BrokenObject, Folder, Listing, LogObject, Seal, compression_of, not_a_log
+from .base import (
+    SNIFF_BYTES,
+    BrokenObject,
+    Chunk,
+    Folder,
+    Listing,
+    LogObject,
+    Seal,
+    Start,
+    compression_of,
+    not_a_log,
+)
 
 
 class LocalFolder:
@@ -33,23 +44,29 @@ class LocalFolder:
     def describe(self) -> str:
         return escape_text(str(self.root))
 
-    def list(self, *, sealed: Mapping[str, Seal] | None = None) -> Listing:
-        """Every log object under the root, sorted by name (AWS names sort by time), except in the
-        `sealed` folders whose change time is still the one they were sealed with: a night then
-        reads the folders that changed, not the archive's years of day folders."""
-        seals = sealed or {}
-        listing = Listing(started_ns=time.time_ns())
-        root = os.fsencode(self.root)
+    def list(self, *, sealed: Mapping[str, Seal] | None = None, starts: Sequence[Start] = ()) -> Listing:
+        """Every log object under the root, folder by folder in name order (a folder's files,
+        sorted, then its subfolders; AWS names sort by time), except in the `sealed` folders whose
+        change time is still the one they were sealed with: a night reads the folders that
+        changed, not the archive's years of day folders.  `starts` do not apply: a seal does that
+        job here."""
+        top = self.root_stat()
+        return Listing(lambda listing: self.walk(top, seals=sealed or {}, listing=listing), started_ns=time.time_ns())
+
+    def root_stat(self) -> os.stat_result:
         try:
-            top = os.stat(root)
+            top = os.stat(self.root)
         except FileNotFoundError:
             raise InputError(f"{self.describe()}: log folder does not exist") from None
         except OSError as error:
             raise InputError(f"{self.describe()}: log folder cannot be read ({error.strerror})") from None
         if not stat.S_ISDIR(top.st_mode):
             raise InputError(f"{self.describe()}: not a folder")
+        return top
+
+    def walk(self, top: os.stat_result, *, seals: Mapping[str, Seal], listing: Listing) -> Iterator[Chunk]:
         visited = {(top.st_dev, top.st_ino)}
-        pending = [(root, b"", top.st_ctime_ns)]
+        pending = [(os.fsencode(self.root), b"", top.st_ctime_ns)]
         while pending:
             folder, prefix, ctime_ns = pending.pop()
             name = escape_bytes(prefix)
@@ -62,13 +79,48 @@ class LocalFolder:
             except OSError:
                 listing.skipped["unreadable folder"] += 1
                 continue
-            folders_before, skipped_before = len(pending), listing.skipped.total()
+            objects: list[LogObject] = []
+            subfolders: list[tuple[bytes, bytes, int]] = []
+            skipped_before = listing.skipped.total()
             for entry in entries:
-                add_entry(entry, prefix=prefix, listing=listing, pending=pending, visited=visited)
-            files_only = len(pending) == folders_before and listing.skipped.total() == skipped_before
+                add_entry(
+                    entry, prefix=prefix, objects=objects, subfolders=subfolders, listing=listing, visited=visited
+                )
+            files_only = not subfolders and listing.skipped.total() == skipped_before
             listing.folders[name] = Folder(ctime_ns=ctime_ns, files_only=files_only)
-        listing.objects.sort(key=lambda log_object: log_object.name)
-        return listing
+            objects.sort(key=lambda log_object: log_object.name)
+            pending += sorted(subfolders, key=lambda item: escape_bytes(item[1]), reverse=True)
+            if objects:
+                yield Chunk(folder=name, objects=objects, ctime_ns=ctime_ns, files_only=files_only)
+
+    def survey(self, *, sealed: Mapping[str, Seal] | None = None) -> int | None:
+        """The entries that are not folders in the folders a listing will read: read from the
+        folders alone (no stat of each file), so it is done long before the listing."""
+        seals = sealed or {}
+        count = 0
+        pending = [(os.fsencode(self.root), b"")]
+        seen: set[tuple[int, int]] = set()
+        while pending:
+            folder, prefix = pending.pop()
+            try:
+                info = os.stat(folder)
+                if (info.st_dev, info.st_ino) in seen:
+                    continue
+                seen.add((info.st_dev, info.st_ino))
+                seal = seals.get(escape_bytes(prefix))
+                if seal is not None and seal.ctime_ns == info.st_ctime_ns:
+                    continue
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        if entry.name.startswith(b"."):
+                            continue
+                        if entry.is_dir():
+                            pending.append((entry.path, prefix + entry.name + b"/"))
+                        else:
+                            count += 1
+            except OSError:
+                continue
+        return count
 
     def open(self, log_object: LogObject) -> BinaryIO:
         return open(log_object.location, "rb")
@@ -100,8 +152,9 @@ def add_entry(
     entry: os.DirEntry[bytes],
     *,
     prefix: bytes,
+    objects: list[LogObject],
+    subfolders: list[tuple[bytes, bytes, int]],
     listing: Listing,
-    pending: list[tuple[bytes, bytes, int]],
     visited: set[tuple[int, int]],
 ) -> None:
     if entry.name.startswith(b"."):
@@ -118,9 +171,9 @@ def add_entry(
             listing.skipped["folder seen twice (symlink loop)"] += 1
             return
         visited.add(identity)
-        pending.append((entry.path, prefix + entry.name + b"/", info.st_ctime_ns))
+        subfolders.append((entry.path, prefix + entry.name + b"/", info.st_ctime_ns))
     elif stat.S_ISREG(info.st_mode):
-        listing.objects.append(
+        objects.append(
             LogObject(
                 name=escape_bytes(prefix + entry.name),
                 size=info.st_size,

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import errno
 import io
+import itertools
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -25,11 +26,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import InputError, MissingToolError, ServiceError
-from ..text import escape_bytes, escape_text
-from .base import CHUNK, Listing, LogObject, Seal
+from ..text import escape_bytes, escape_text, unescape
+from .base import CHUNK, Chunk, Listing, LogObject, Seal, Start, name_group
 from .inventory import inventory_entries
 
 INSTALL_HINT = "reading logs from S3 needs the [s3] extra: pip install 's3logextraction[s3]'"
+LAST_CHARACTER = "\U0010ffff"  # sorts after every other: a StartAfter past a whole prefix
 TRANSIENT_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "Throttling", "503", "500"}
 DENIED_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "403"}
 
@@ -138,19 +140,49 @@ class S3Bucket:
     def describe(self) -> str:
         return str(self.location)
 
-    def list(self, *, sealed: Mapping[str, Seal] | None = None) -> Listing:
-        """Every object under the prefix (S3 has no folder change time: nothing is sealed)."""
+    def list(self, *, sealed: Mapping[str, Seal] | None = None, starts: Sequence[Start] = ()) -> Listing:
+        """The objects under the prefix in key order, page by page (S3 has no folder change time:
+        nothing is sealed).  Under the prefix of each of `starts`, the listing starts after its
+        `after` (`StartAfter`): a night lists the days that can still be new, not the history;
+        names outside every start's prefix are listed whole.  An inventory lists everything."""
         if self.inventory is not None:
             return inventory_listing(self.inventory, location=self.location)
-        return listing_of(self.live_listing(), prefix=self.location.prefix)
-
-    def live_listing(self) -> Iterator[tuple[str, int, datetime]]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.location.bucket, Prefix=self.location.prefix
+        return Listing(
+            lambda listing: chunks_of(self.live_listing(starts), prefix=self.location.prefix, listing=listing),
+            started_ns=time.time_ns(),
         )
+
+    def survey(self, *, sealed: Mapping[str, Seal] | None = None) -> int | None:
+        return None  # counting S3 objects costs the listing itself
+
+    def live_listing(self, starts: Sequence[Start] = ()) -> Iterator[tuple[str, int, datetime]]:
+        """(key, size, last modified) in key order: for each start, the keys before its prefix
+        (down from the previous start's), then those under its prefix after its `after`."""
+        base = self.location.prefix
+        after: str | None = None
+        for start in sorted(starts, key=lambda start: start.prefix):
+            if start.prefix:
+                yield from self.pages(start_after=after, stop_at=base + raw_key(start.prefix))
+            yield from self.pages(prefix=base + raw_key(start.prefix), start_after=base + raw_key(start.after))
+            after = base + raw_key(start.prefix) + LAST_CHARACTER
+            if not start.prefix:
+                return
+        yield from self.pages(start_after=after)
+
+    def pages(
+        self, *, prefix: str | None = None, start_after: str | None = None, stop_at: str | None = None
+    ) -> Iterator[tuple[str, int, datetime]]:
+        """The keys under `prefix` (the source's by default) after `start_after`, up to (not
+        including) `stop_at`: the pages stop being asked for at the first key past it."""
+        request = {"Bucket": self.location.bucket, "Prefix": self.location.prefix if prefix is None else prefix}
+        if start_after is not None:
+            request["StartAfter"] = start_after
+        pages = self.client.get_paginator("list_objects_v2").paginate(**request)
         try:
             for page in pages:
                 for entry in page.get("Contents", []):
+                    if stop_at is not None and entry["Key"] >= stop_at:
+                        return
                     yield entry["Key"], int(entry["Size"]), entry["LastModified"]
         except (boto()[1].BotoCoreError, boto()[1].ClientError) as error:
             raise service_failure(self.location, error) from None
@@ -166,10 +198,14 @@ class S3Bucket:
         return True  # an S3 object is never rewritten in place: a new version is a new listing
 
 
-def listing_of(entries: Iterable[tuple[str, int, datetime]], *, prefix: str) -> Listing:
-    """(key, size, last modified) under `prefix` as a sorted listing named as a local copy names
-    its files: folder markers and keys with a hidden component are passed over."""
-    listing = Listing()
+def raw_key(name: str) -> str:
+    """The key text of an escaped relative name (the bytes S3 holds, as boto3 takes them)."""
+    return unescape(name).decode("utf-8", "surrogateescape")
+
+
+def log_objects(entries: Iterable[tuple[str, int, datetime]], *, prefix: str, listing: Listing) -> Iterator[LogObject]:
+    """(key, size, last modified) under `prefix` as log objects named as a local copy names its
+    files: folder markers and keys with a hidden component are passed over."""
     for key, size, modified in entries:
         relative = key.removeprefix(prefix)
         if not key.startswith(prefix):
@@ -181,16 +217,29 @@ def listing_of(entries: Iterable[tuple[str, int, datetime]], *, prefix: str) -> 
         else:
             name = escape_bytes(relative.encode("utf-8", "surrogateescape"))
             mtime_ns = int(modified.timestamp() * 1_000_000) * 1000
-            listing.objects.append(LogObject(name=name, size=size, mtime_ns=mtime_ns, location=key))
-    listing.objects.sort(key=lambda log_object: log_object.name)
-    return listing
+            yield LogObject(name=name, size=size, mtime_ns=mtime_ns, location=key)
+
+
+def chunks_of(entries: Iterable[tuple[str, int, datetime]], *, prefix: str, listing: Listing) -> Iterator[Chunk]:
+    """The log objects of `entries` (in key order) in chunks of one name group (a day's folder,
+    or a day of a flat prefix)."""
+    for group, objects in itertools.groupby(
+        log_objects(entries, prefix=prefix, listing=listing), key=lambda item: name_group(item.name)
+    ):
+        yield Chunk(folder=group, objects=sorted(objects, key=lambda log_object: log_object.name))
 
 
 def inventory_listing(folder: Path, *, location: S3Location) -> Listing:
     """The log objects under `location` as the newest S3 Inventory in `folder` lists them (no
     request to S3: `status --inventory` uses it too)."""
-    entries = inventory_entries(folder, bucket=location.bucket)
-    return listing_of(((entry.key, entry.size, entry.modified) for entry in entries), prefix=location.prefix)
+
+    def sorted_chunks(listing: Listing) -> Iterator[Chunk]:
+        entries = sorted(
+            (entry.key, entry.size, entry.modified) for entry in inventory_entries(folder, bucket=location.bucket)
+        )  # an inventory's files list keys in no order: the whole inventory is read first
+        return chunks_of(entries, prefix=location.prefix, listing=listing)
+
+    return Listing(sorted_chunks, started_ns=time.time_ns())
 
 
 class ObjectReader(io.RawIOBase):

@@ -184,7 +184,7 @@ def validate_logs(
     `findings` (TSV) when given.  Nothing is written anywhere else."""
     started = time.monotonic()
     parser = ParserOptions(operations=check_operations(operations))
-    objects = sampled(source.list().objects, sample)
+    objects = sampled(source.list().objects(), sample)
     check = LogCheck(objects=len(objects), log_bytes=sum(item.size for item in objects), findings=findings)
     check.without_window = sum(1 for item in objects if not delivery_window(item.name, hours=window_hours))
     children = ChildProcesses()
