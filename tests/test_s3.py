@@ -38,6 +38,7 @@ from .test_extract import (
     shard_rows,
     wait_for_first_commit,
 )
+from .test_summaries import line
 from .test_validate import EXPECTED, LINES, OBJECT
 
 boto3 = pytest.importorskip("boto3", reason="the [s3] extra is not installed")
@@ -402,3 +403,79 @@ def test_validate_logs_reads_a_bucket_as_it_reads_a_folder(server: Any, tmp_path
     assert cli("validate", "logs", str(folder), "--findings", str(local)).returncode == 1
     assert remote.read_text() == local.read_text()
     assert [row.split("\t")[2] for row in remote.read_text().splitlines()[1:]] == [row[2] for row in EXPECTED]
+
+
+def put_days(
+    client: Any, bucket: str, *, prefix: str, days: list[datetime], per_day: int, flat: bool, first: int = 0
+) -> int:
+    """`per_day` one-line log objects for each day (numbered from `first`), named as AWS names
+    them (flat, or in the date-partitioned layout); returns how many."""
+    count = 0
+    for day in days:
+        folder = "" if flat else f"{day:%Y/%m/%d}/"
+        for number in range(first, first + per_day):
+            name = f"{prefix}{folder}{day:%Y-%m-%d}-{number:02d}-00-00-{day.toordinal() * 100 + number:016X}"
+            body = line(day=1, key=f"ds/{day:%Y%m%d}/{number}", status=200, sent=10, ip="192.0.2.9") + "\n"
+            client.put_object(Bucket=bucket, Key=name, Body=body.encode())
+            count += 1
+    return count
+
+
+def counted_extract(source: S3Bucket, cache: Path, **options: Any) -> tuple[int, int]:
+    """(LIST requests sent, objects extracted) of one extract of `source` into `cache`."""
+    sent: list[str] = []
+    source.client.meta.events.register("before-send.s3.ListObjectsV2", lambda **_: sent.append("LIST"))
+    report = extract(source, cache=cache, options=ExtractOptions(settle_days=0, settle_seconds=0, **options))
+    return len(sent), report.objects_done
+
+
+@pytest.mark.parametrize("flat", [False, True], ids=["date-partitioned", "flat"])
+def test_a_night_lists_the_days_that_can_be_new_not_the_history(server: Any, tmp_path: Path, flat: bool) -> None:
+    url = endpoint(server)
+    client = s3_client(url)
+    history, alone = (f"history-{uuid.uuid4().hex[:8]}", f"alone-{uuid.uuid4().hex[:8]}")
+    for name in (history, alone):
+        client.create_bucket(Bucket=name)
+    first = datetime(2023, 1, 1, tzinfo=UTC)
+    year = [first + timedelta(days=n) for n in range(365)]
+    night = [first + timedelta(days=365 + n) for n in range(2)]
+    prefix = "" if flat else "123456789012/us-east-1/archive/"
+    put_days(client, history, prefix=prefix, days=year, per_day=12, flat=flat)
+    cache = tmp_path / "cache"
+    source = f"s3://{history}"
+    full_requests, done = counted_extract(S3Bucket(source, endpoint_url=url), cache)
+    assert done == 365 * 12 and full_requests == 5, "the history takes five pages of 1,000 keys"
+
+    new = put_days(client, history, prefix=prefix, days=night, per_day=3, flat=flat)
+    put_days(client, alone, prefix=prefix, days=night, per_day=3, flat=flat)
+    night_requests, night_done = counted_extract(S3Bucket(source, endpoint_url=url), cache)
+    alone_requests, alone_done = counted_extract(S3Bucket(f"s3://{alone}", endpoint_url=url), tmp_path / "alone")
+    assert night_done == alone_done == new
+    assert night_requests <= 3 * alone_requests, (night_requests, alone_requests)
+    assert status(cache=cache)["log_objects"] == 365 * 12 + new
+
+    late = put_days(client, history, prefix=prefix, days=[year[100]], per_day=1, flat=flat, first=50)  # copied in
+    _, again_done = counted_extract(S3Bucket(source, endpoint_url=url), cache)
+    assert again_done == 0, "a night does not list days long committed"
+    relisted, found = counted_extract(S3Bucket(source, endpoint_url=url), cache, full_listing=True)
+    assert found == late and relisted >= full_requests
+    assert status(cache=cache)["log_objects"] == 365 * 12 + new + late
+
+
+def test_a_new_prefix_beside_the_known_one_is_listed_whole(server: Any, tmp_path: Path) -> None:
+    url = endpoint(server)
+    client = s3_client(url)
+    name = f"prefixes-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(Bucket=name)
+    days = [datetime(2023, 1, 1, tzinfo=UTC) + timedelta(days=n) for n in range(20)]
+    put_days(client, name, prefix="111/us-east-1/b/", days=days, per_day=2, flat=False)
+    cache = tmp_path / "cache"
+    assert counted_extract(S3Bucket(f"s3://{name}", endpoint_url=url), cache)[1] == 40
+    before = put_days(client, name, prefix="000/us-east-1/a/", days=days[:3], per_day=1, flat=False)
+    after = put_days(client, name, prefix="222/us-east-1/c/", days=days[:2], per_day=1, flat=False)
+    latest = put_days(
+        client, name, prefix="111/us-east-1/b/", days=[days[-1] + timedelta(days=1)], per_day=2, flat=False
+    )
+    _, done = counted_extract(S3Bucket(f"s3://{name}", endpoint_url=url), cache)
+    assert done == before + after + latest
+    assert status(cache=cache)["log_objects"] == 40 + before + after + latest

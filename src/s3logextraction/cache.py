@@ -179,13 +179,12 @@ CREATE TABLE sealed_folders (
 """
 
 # Version 9: committed log objects of a name group a run is done with move from rows into one
-# compressed record per group (extract/committed.py); `newest` is its newest name, `last_batch`
-# its newest batch.  A run's first step moves the rows an older version left.
+# compressed record per group (extract/committed.py); `last_batch` is its newest batch.  A run's
+# first step moves the rows an older version left.
 VERSION_9 = """
 CREATE TABLE object_groups (
     grp TEXT PRIMARY KEY,
     objects INTEGER NOT NULL,
-    newest TEXT NOT NULL,
     last_batch TEXT NOT NULL,
     record BLOB NOT NULL
 ) WITHOUT ROWID;

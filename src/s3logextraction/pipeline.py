@@ -61,7 +61,7 @@ def run(
     extracting = extraction or ExtractOptions()
     with stage("extract"):
         logs = as_source(source)
-        listing = listing_for(logs, cache=cache)
+        listing = listing_for(logs, cache=cache, options=extracting)
     with Cache.open_for_writing(cache, command="run", create=True) as opened:
         started = utc_now()
         request = StopRequest(opened.paths, event=stop)

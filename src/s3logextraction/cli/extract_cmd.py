@@ -18,6 +18,7 @@ from .options import (
     EndpointUrlOption,
     ExecutorOption,
     ExtractModeOption,
+    FullListingOption,
     InventoryOption,
     JsonOption,
     LimitOption,
@@ -35,7 +36,9 @@ from .signals import drain_on_first_signal
 reset_app = typer.Typer(help="Start a stage over on purpose.", no_args_is_help=True)
 
 
-def extract_options(settings: Settings, *, limit: int | None, retry_failed: bool) -> ExtractOptions:
+def extract_options(
+    settings: Settings, *, limit: int | None, retry_failed: bool, full_listing: bool = False
+) -> ExtractOptions:
     """The extraction options of `extract` and `run`, built once from the settings (and the flags
     in them)."""
     return ExtractOptions(
@@ -49,6 +52,7 @@ def extract_options(settings: Settings, *, limit: int | None, retry_failed: bool
         executor=ExecutorName(settings.executor),
         scheduler=settings.dask_scheduler,
         retry_failed=retry_failed,
+        full_listing=full_listing,
         mode=settings.mode,
         password=revealed(settings.password),
     )
@@ -110,6 +114,7 @@ def extract_command(
     executor: ExecutorOption = None,
     scheduler: SchedulerOption = None,
     retry_failed: RetryFailedOption = False,
+    full_listing: FullListingOption = False,
     mode: ExtractModeOption = None,
 ) -> None:
     """Extract new log objects into checkpointed, indexed shards (rerun-safe, stoppable).
@@ -134,7 +139,7 @@ def extract_command(
         report = extract(
             source,
             cache=settings.cache,
-            options=extract_options(settings, limit=limit, retry_failed=retry_failed),
+            options=extract_options(settings, limit=limit, retry_failed=retry_failed, full_listing=full_listing),
             stop=stop_event,
         )
     typer.echo(report.summary(), err=True)
@@ -181,7 +186,8 @@ def status_command(cache: CacheOption = None, inventory: InventoryOption = None,
     being validated, so only `parse` tells whether it was malformed); bytes; kept lines per status; failed
     objects (with the reason) and changed objects (size or modification time changed after their commit: an
     object replaced by one of the same size too); the kept operations and mode; sealed folders (and their log
-    objects); shards pending indexing; the running command; with `--inventory`, how many of the log objects a
+    objects); shards pending indexing; the running command, and for a running extraction its objects and bytes
+    done, rate and ETA; with `--inventory`, how many of the log objects a
     local copy of the source bucket's S3 Inventory lists are committed, and the percentage
     """
     figures = status(cache=load_settings({"cache": cache}).cache, inventory=inventory)
@@ -219,12 +225,27 @@ def status_command(cache: CacheOption = None, inventory: InventoryOption = None,
         f"coordinates; without: {', '.join(figures['regions']['without_coordinates']) or '-'}",
         "running:         "
         + (f"pid {running['pid']} ({running['command']}) since {running['since']}" if running else "no"),
+        *([f"  {standing_line(figures['progress'])}"] if figures["progress"] else []),
     ]
     if "inventory" in figures:
         listed = figures["inventory"]
         lines.append(f"inventory:       {listed['committed']} of {listed['log_objects']} log objects committed "
                      f"({listed['percent']}%)")  # fmt: skip
     typer.echo("\n".join(lines))
+
+
+def standing_line(progress: dict[str, Any]) -> str:
+    """Where the running extraction stands: objects and bytes done, the rate and the ETA."""
+    total = progress["objects_to_do"]
+    of = "?" if total is None else str(total)
+    listing = "" if progress["listing_finished"] else " (so far: still listing)"
+    eta = progress["eta_seconds"]
+    left = "unknown" if eta is None else f"{eta // 3600}h{eta % 3600 // 60:02d}m{eta % 60:02d}s"
+    return (
+        f"extract: {progress['objects_done']} of {of} objects{listing}, {progress['bytes_done'] / 1e6:,.1f} MB, "
+        f"{progress['objects_per_second']} objects/s ({progress['bytes_per_second'] / 1e6:.1f} MB/s), ETA {left} "
+        f"(at {progress['updated_at']})"
+    )
 
 
 @reset_app.command("extraction")

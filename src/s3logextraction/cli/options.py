@@ -159,3 +159,11 @@ LogSourceArgument = Annotated[
 RetryFailedOption = Annotated[
     bool, typer.Option("--retry-failed", help="Retry objects that failed before, even if unchanged.")
 ]
+FullListingOption = Annotated[
+    bool,
+    typer.Option(
+        "--full-listing",
+        help="List every object of an s3:// source, not only the days from just before the newest committed one "
+        "(after an outage longer than the settle window, or a late copy into old days).",
+    ),
+]

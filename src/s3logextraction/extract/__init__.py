@@ -3,7 +3,7 @@
 from .engine import ExtractReport, as_source, extract, extract_into
 from .journal import reset_extraction
 from .options import ExecutorName, ExtractOptions
-from .seals import listing_for
+from .resume import listing_for
 from .stop import StopOutcome, StopRequest, stop
 
 __all__ = [

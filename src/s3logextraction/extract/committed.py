@@ -122,8 +122,8 @@ def compact(db: sqlite3.Connection, groups: Iterable[str]) -> int:
         objects.update((item.name, item) for item in rows)
         record = encode(group, list(objects.values()))
         db.execute(
-            "INSERT OR REPLACE INTO object_groups VALUES (?, ?, ?, ?, ?)",
-            (group, len(objects), max(objects), max(item.batch_id for item in objects.values()), record),
+            "INSERT OR REPLACE INTO object_groups VALUES (?, ?, ?, ?)",
+            (group, len(objects), max(item.batch_id for item in objects.values()), record),
         )
         db.executemany("DELETE FROM log_objects WHERE name = ?", [(item.name,) for item in rows])
         moved += len(rows)

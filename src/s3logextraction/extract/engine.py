@@ -30,8 +30,9 @@ from .executors import batch_executor
 from .journal import commit_batch, record_changes
 from .options import ExecutorName, ExtractOptions
 from .plan import Plan, settle_from, stream_batches
+from .resume import listing_for
 from .runner import BatchResult, ChildProcesses, ParserOptions
-from .seals import chunk_seal, listing_for, read_seals, record_seals
+from .seals import chunk_seal, read_seals, record_seals
 from .standing import Standing
 from .stop import StopRequest
 
@@ -145,7 +146,7 @@ def extract(
     refused before anything is written.  Setting `stop` drains the batches in flight.
     """
     logs = as_source(source)
-    listing = listing_for(logs, cache=cache)
+    listing = listing_for(logs, cache=cache, options=options or ExtractOptions())
     with Cache.open_for_writing(cache, command="extract", create=True) as opened:
         request = StopRequest(opened.paths, event=stop)
         report = extract_into(

@@ -28,7 +28,8 @@ class ExtractOptions:
     `settle_seconds` (in a folder), or on the newest `settle_days` UTC days (None: the source's),
     wait for a later run; `retry_failed` retries objects that failed and did not change; `mode`
     keeps every key (generic) or DANDI's assets; `executor` parses here or on the Dask cluster at
-    `scheduler`; `password` seals the IP index (None: the key file)."""
+    `scheduler`; `password` seals the IP index (None: the key file); `full_listing` lists every
+    object of an S3 source, not only the days after those committed (extract/resume.py)."""
 
     workers: int = 1
     limit: int | None = None
@@ -42,6 +43,7 @@ class ExtractOptions:
     executor: ExecutorName = ExecutorName.local
     scheduler: str | None = None
     password: str | None = field(default=None, repr=False)
+    full_listing: bool = False
 
     def __post_init__(self) -> None:
         """The library's one check of what a Python caller passes (the CLI's values were checked

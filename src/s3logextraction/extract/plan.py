@@ -22,6 +22,7 @@ class Plan:
     settle_from_ns: int
     retry_failed: bool = False
     limit: int | None = None
+    seen: int = 0
     todo: int = 0
     todo_bytes: int = 0
     committed: int = 0
@@ -47,6 +48,7 @@ class Plan:
         todo: list[LogObject] = []
         self.changed = []
         for log_object in objects:
+            self.seen += 1
             known = committed.get(log_object.name)
             if known is not None:
                 self.committed += 1

@@ -20,18 +20,11 @@ from collections.abc import Mapping
 
 from ..cache import Cache, CachePaths, PathLike, connect, schema_version, transaction
 from ..errors import storage_errors
-from ..sources import Chunk, Listing, LogSource, Seal
+from ..sources import Chunk, Seal
 from .plan import Committed, same_object
 
 SEAL_FLOOR_SECONDS = 2.0
 SEALS_SINCE_VERSION = 7
-
-
-def listing_for(source: LogSource, *, cache: PathLike) -> Listing:
-    """The source's listing without the folders sealed in `cache`.  Made before the cache is
-    locked, so a wrong log folder fails before a cache is created; a seal that `reset
-    extraction` removes in between only leaves its folder for the next run."""
-    return source.list(sealed=read_seals(cache))
 
 
 def read_seals(root: PathLike) -> dict[str, Seal]:

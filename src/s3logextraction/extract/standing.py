@@ -60,10 +60,11 @@ class Standing:
             db.execute("DELETE FROM meta WHERE name = ?", (PROGRESS,))
 
     def to_do(self) -> int | None:
-        """Objects to do in this run: exact once listed, else estimated (None: not known yet)."""
+        """Objects to do in this run: exact once listed and planned, else estimated (None: not
+        known yet); objects listed but not planned yet count as to do."""
         plan = self.plan
         if self.listing.finished:
-            return plan.todo
+            return plan.todo + self.listing.listed_objects - plan.seen
         if not self.expected.done() or self.expected.result() is None:
             return None
         passed_over = self.listing.skipped.total() - self.listing.skipped["hidden"]
