@@ -335,7 +335,7 @@ def run_batches(
                     report.add(result)
                     groups.finished([*result.objects, *(log_object for log_object, _ in result.failed)])
                     groups.compact_done(cache.db)
-                    standing.update(report)
+                    standing.update(objects=report.objects_done + len(report.failed), log_bytes=report.log_bytes)
                 done = set()
                 if in_flight:
                     done, in_flight = wait(in_flight, timeout=0.2, return_when=FIRST_COMPLETED)

@@ -15,15 +15,12 @@ import sqlite3
 import time
 from concurrent.futures import Future
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..cache import Cache, transaction, utc_now
 from ..progress import progress_bar
 from ..sources import Listing
 from .plan import Plan
-
-if TYPE_CHECKING:
-    from .engine import ExtractReport
 
 PROGRESS = "progress"  # the meta row `status` reads during a run
 WRITE_EVERY_SECONDS = 1.0
@@ -89,10 +86,10 @@ class Standing:
             "eta_seconds": None if left is None else round(left),
         }
 
-    def update(self, report: ExtractReport) -> None:
-        done = report.objects_done + len(report.failed)
-        self.bar.update(done - self.objects)
-        self.objects, self.bytes = done, report.log_bytes
+    def update(self, *, objects: int, log_bytes: int) -> None:
+        """After a commit: `objects` done (committed or failed) and `log_bytes` extracted so far."""
+        self.bar.update(objects - self.objects)
+        self.objects, self.bytes = objects, log_bytes
         figures = self.figures()
         self.bar.total = figures["objects_to_do"]
         mb_per_second = figures["bytes_per_second"] / 1e6
