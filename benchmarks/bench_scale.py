@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sqlite3
 import statistics
 import subprocess
@@ -134,6 +136,9 @@ def list_requests(*, per_day: int) -> None:
     from s3logextraction import ExtractOptions, extract
     from s3logextraction.sources.s3 import S3Bucket
 
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        os.environ.setdefault(name, value)  # moto accepts any
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
