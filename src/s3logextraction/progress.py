@@ -16,7 +16,7 @@ def on_terminal() -> bool:
 
 
 @contextmanager
-def progress_bar(*, total: int, unit: str, description: str, enabled: bool | None) -> Iterator[tqdm]:
+def progress_bar(*, total: int | None, unit: str, description: str, enabled: bool | None) -> Iterator[tqdm]:
     from tqdm import tqdm  # here: a command with nothing to do never shows a bar
 
     show = on_terminal() if enabled is None else enabled

@@ -42,11 +42,10 @@ class Standing:
         self.written = 0.0
         self.objects = 0
         self.bytes = 0
-        self.bar_context = progress_bar(total=0, unit="obj", description="extract", enabled=enabled)
+        self.bar_context = progress_bar(total=None, unit="obj", description="extract", enabled=enabled)
 
     def __enter__(self) -> Standing:
         self.bar = self.bar_context.__enter__()
-        self.bar.total = None
         return self
 
     def __exit__(
