@@ -33,7 +33,8 @@ def when_imported(callback: Callable[[types.ModuleType], None]) -> None:
 
 
 def import_now() -> None:
-    """Imports pyarrow at once: before worker threads start, so that they do not all wait on the
+    """Imports pyarrow at once: while the first batches' gawk processes run (they have no use for
+    it before they end), and before worker threads read rows, so that they do not all wait on the
     import lock and then run in step (batches would finish together rather than in turn)."""
     for module in (pa, pc, pacsv, pq):
         if isinstance(module, Deferred):

@@ -310,7 +310,6 @@ def run_batches(
     queue = Peekable(batches)
     if not queue:
         return False
-    import_now()
     next_id = new_batch_ids()
     in_flight: set[Future[BatchResult]] = set()
     children = ChildProcesses()
@@ -329,6 +328,7 @@ def run_batches(
                     queue.clear()
                 while queue and len(in_flight) < workers:
                     in_flight.add(submit(batch_id=next_id(), objects=queue.pop(), source=source, parser=parser))
+                import_now()  # while the first batches' gawk runs: they need pyarrow only once it ends
                 for future in done:  # once the freed workers have their next batch: no parser waits for a commit
                     result = future.result()
                     report.index_seconds += commit_batch(cache, result, indexer=indexer)
