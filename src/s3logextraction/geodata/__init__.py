@@ -1,21 +1,25 @@
-"""Embedded place tables (countries, ISO 3166-2 subdivisions, aliases, cloud regions, GitHub's
-ranges) and the label classes built on them; tables.py reads them, scripts/generate_places.py
-regenerates them."""
+"""Embedded place tables (countries, GeoNames admin1 regions, ISO 3166-2 subdivisions, aliases,
+cloud regions, GitHub's ranges, country outlines) and the label classes built on them; tables.py
+and outlines.py read them, scripts/generate_places.py regenerates them."""
 
+from .outlines import inside, outlines
 from .tables import (
     GITHUB_SNAPSHOT,
     LABEL_CLASSES,
     Country,
     Place,
+    RegionNames,
     cloud_regions,
     countries,
     countries_with_subdivisions,
+    folded,
     github_networks,
     is_place,
     label_class,
     normalised,
+    region_names,
     rows,
-    subdivisions,
+    unpublished_cloud_regions,
 )
 
 __all__ = [
@@ -23,13 +27,18 @@ __all__ = [
     "LABEL_CLASSES",
     "Country",
     "Place",
+    "RegionNames",
     "cloud_regions",
     "countries",
     "countries_with_subdivisions",
+    "folded",
     "github_networks",
+    "inside",
     "is_place",
     "label_class",
     "normalised",
+    "outlines",
+    "region_names",
     "rows",
-    "subdivisions",
+    "unpublished_cloud_regions",
 ]

@@ -1,17 +1,19 @@
 """A latitude and longitude for every region label in use.
 
 First the embedded tables (`geodata`): cloud regions by their data-centre city, `CC` by the
-country's centre, `CC/Region Name` by the ISO 3166-2 subdivision whose name, other name or alias
-matches once normalised (a territory without subdivisions, such as HK, by its centre).  Then,
-only with an OpenCage key, OpenCage for the rest: "Region, Country" restricted to the country
-code, and any answer outside that country's box rejected.  A quota or an outage keeps what was
-placed and ends with exit 3.
+country's representative point (inside its main territory), `CC/Region Name` by the GeoNames
+admin1 region or ISO 3166-2 subdivision of that name (accents, case and punctuation aside; then
+without words such as Division, Krai or City where that names one place only), or by the country's
+point when the region is named as the country is (SG/Singapore) or the country has no subdivisions
+(HK).  Then, only with an OpenCage key, OpenCage for the rest: "Region, Country" restricted to the
+country code, and any answer outside that country's outline rejected.  A quota or an outage keeps
+what was placed and ends with exit 3.  `ip place` shows the same lookup for any label.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..cache import Cache, touch_summary_inputs, transaction
@@ -21,10 +23,11 @@ from ..geodata import (
     cloud_regions,
     countries,
     countries_with_subdivisions,
+    folded,
     is_place,
     label_class,
-    normalised,
-    subdivisions,
+    region_names,
+    unpublished_cloud_regions,
 )
 
 
@@ -46,24 +49,61 @@ def embedded_place(label: str) -> tuple[Place, str] | None:
     """The place of a label from the embedded tables, and which table gave it."""
     kind = label_class(label)
     if kind == "cloud":
-        found = cloud_regions().get(label)
-        return (found[1], "cloud regions") if found else None
+        cloud = cloud_regions().get(label)
+        return (cloud[1], "cloud regions") if cloud else None
     country, _, name = label.partition("/")
     known = countries().get(country)
     if known is None:
         return None
     if kind == "country":
-        return known.centre, "country centres"
-    place = subdivisions().get((country, normalised(name)))
-    if place is not None:
-        return place, "ISO 3166-2"
-    if country not in countries_with_subdivisions():
-        return known.centre, "country centres"  # a territory without subdivisions (HK, MO, ...)
+        return known.point, "countries"
+    found = region_names().find(country, name)
+    if found is not None:
+        return found
+    if folded(name) in {folded(other) for other in known.names} or country not in countries_with_subdivisions():
+        return known.point, "countries"  # SG/Singapore; a territory without subdivisions (HK, MO, ...)
     return None
 
 
+@dataclass(frozen=True)
+class PlacedLabel:
+    label: str
+    place: Place | None
+    source: str  # the table that placed it, or why it could not be placed
+
+    def row(self) -> str:
+        """`label  latitude  longitude  source`, as `ip place` prints it."""
+        assert self.place is not None
+        return f"{self.label}\t{self.place.latitude}\t{self.place.longitude}\t{self.source}"
+
+
+def place(labels: Iterable[str]) -> list[PlacedLabel]:
+    """The offline lookup `update ip coordinates` makes, for any labels (no cache needed): what an
+    operator runs to see why a label is missing from the map."""
+    placed = []
+    for label in labels:
+        found = embedded_place(label) if is_place(label) else None
+        if found is not None:
+            placed.append(PlacedLabel(label, found[0], found[1]))
+        else:
+            placed.append(PlacedLabel(label, None, why_unplaced(label)))
+    return placed
+
+
+def why_unplaced(label: str) -> str:
+    kind = label_class(label)
+    country = label.partition("/")[0]
+    if not is_place(label):
+        return "not a place"
+    if kind == "cloud":
+        return "location not published" if label in unpublished_cloud_regions() else "a cloud region not in the table"
+    if country not in countries():
+        return "not an ISO 3166-1 country code"
+    return "a region name not in the tables (OpenCage, with a key, is asked)"
+
+
 class OpenCagePlaces:
-    """ "Region, Country" through the `opencage` client, checked against the country's box."""
+    """ "Region, Country" through the `opencage` client, checked against the country's outline."""
 
     def __init__(self, *, key: str, domain: str | None = None, protocol: str = "https") -> None:
         from opencage.geocoder import OpenCageGeocode
@@ -84,12 +124,12 @@ class OpenCagePlaces:
             raise PartialError("OpenCage quota exhausted (HTTP 402/429)") from None
         except (OpenCageGeocodeError, RequestException) as error:
             raise PartialError(f"OpenCage failed ({type(error).__name__})") from None
-        box = countries().get(country)
+        known = countries().get(country)
         for result in results or []:
             geometry = result.get("geometry", {})
             place = Place(float(geometry.get("lat", 0.0)), float(geometry.get("lng", 0.0)))
             same_country = str(result.get("components", {}).get("country_code", "")).upper() == country
-            if same_country and box is not None and box.contains(place):
+            if same_country and known is not None and known.holds(place):
                 return place
         return None
 
