@@ -43,6 +43,7 @@ from shapely.ops import polylabel
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from s3logextraction.geodata.outlines import decoded_arcs, inside, outlines, polygons_of, ring_points, wrapped
+from s3logextraction.geodata.tables import Place, countries, foreign_holders
 
 TARGET = Path(__file__).resolve().parents[1] / "src" / "s3logextraction" / "geodata"
 # Outlines Natural Earth draws without an ISO number, by the ISO code that holds them.
@@ -51,6 +52,9 @@ UNNUMBERED = {"Somaliland": "SO", "N. Cyprus": "CY", "Indian Ocean Ter.": "CC CX
 SHARED = {"CC", "CX"}
 # Overseas parts drawn inside their sovereign's outline.
 SOVEREIGN = {"GF": "FR", "GP": "FR", "MQ": "FR", "RE": "FR", "YT": "FR", "BQ": "NL", "SJ": "NO", "UM": "US"}
+# iso3166-2 coordinates found wrong by comparing them with GeoNames and the outlines (IT-SU, Sud
+# Sardegna, is given in Ticino, on the Swiss border): left out, unplaced being better than wrong.
+WRONG = {"IT-SU"}
 # Territories without any GeoNames place of 1,000 people or more: (latitude, longitude) of their station or town.
 TOWNS = {"AQ": (-77.85, 166.67), "BV": (-54.42, 3.36), "HM": (-53.1, 73.51), "UM": (19.28, 166.65),
          "TF": (-49.35, 70.22), "GS": (-54.28, -36.51), "PN": (-25.07, -130.1), "IO": (-7.31, 72.41)}  # fmt: skip
@@ -138,12 +142,20 @@ def country_rows(topology: dict[str, object], biggest: dict[tuple[str, str], dic
 
 
 def subdivision_rows() -> list[str]:
+    """ISO 3166-2 subdivisions with a coordinate, less those whose coordinate lies in another
+    country, or is known wrong (`WRONG`): unplaced is better than wrong."""
     data = json.loads(files("iso3166_2").joinpath("iso3166-2.json").read_text(encoding="utf-8"))
     rows = ["country\tcode\tname\tother_names\tlatitude\tlongitude"]
     for country in sorted(data):
         for code, entry in sorted(data[country].items()):
-            if entry.get("latLng"):
+            if entry.get("latLng") and code not in WRONG:
                 latitude, longitude = entry["latLng"]
+                if foreign := foreign_holders(country, Place(latitude, longitude)):
+                    print(
+                        f"left out: {code} {entry['name']} at {latitude}, {longitude} lies in {foreign}",
+                        file=sys.stderr,
+                    )
+                    continue
                 others = "|".join(other_names(entry.get("localOtherName")))
                 rows.append(f"{country}\t{code}\t{entry['name']}\t{others}\t{latitude}\t{longitude}")
     return rows
@@ -162,12 +174,10 @@ def main() -> None:
     (TARGET / "world-50m.json").write_text(json.dumps(topology, separators=(",", ":")), encoding="utf-8")
     outlines.cache_clear()
     biggest = most_populous(geonames_places())
-    for name, rows in (
-        ("countries.tsv", country_rows(topology, biggest)),
-        ("subdivisions.tsv", subdivision_rows()),
-        ("admin1.tsv", admin1_rows(biggest)),
-    ):
-        (TARGET / name).write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (TARGET / "countries.tsv").write_text("\n".join(country_rows(topology, biggest)) + "\n", encoding="utf-8")
+    countries.cache_clear()
+    (TARGET / "subdivisions.tsv").write_text("\n".join(subdivision_rows()) + "\n", encoding="utf-8")
+    (TARGET / "admin1.tsv").write_text("\n".join(admin1_rows(biggest)) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

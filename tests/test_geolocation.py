@@ -18,7 +18,7 @@ import yaml
 from mmdb_writer import MMDBWriter
 
 import s3logextraction
-from s3logextraction.geodata import region_names, rows
+from s3logextraction.geodata import countries, region_names, rows
 from s3logextraction.ips.classify import Classifier, RangeTable, address_number, parsed
 
 from .conftest import EXAMPLES, age, cli
@@ -401,3 +401,42 @@ def test_the_bogon_fast_path_agrees_with_the_stdlib(classifier: Classifier) -> N
         address = ipaddress.ip_address(ip)
         stdlib = not address.is_global or address.is_multicast or address.is_reserved or address.is_unspecified
         assert (classifier.classify(ip)[0] == "bogon") == stdlib, ip
+
+
+def test_places_stored_before_the_tables_changed_are_moved(tmp_path: Path) -> None:
+    """A cache placed by an older version keeps no stale point: France drawn near Zaragoza (the old
+    centre of its subdivisions' box) moves inside France, and an OpenCage answer outside France's
+    outline is dropped (placed again only with a key), and the published coordinates follow."""
+    answers = {
+        MPG: {"ip": MPG, "country": "FR"},
+        ETH: {"ip": ETH, "region": "Nowhere", "country": "FR"},
+        TIRANA: {"ip": TIRANA, "region": "Tirana", "country": "AL"},
+    }
+    cache = extracted(tmp_path, list(answers))
+    with fake_ipinfo(answers) as fake:
+        env = service_env(IPINFO_API_KEY="test-token", S3LOGEXTRACTION_IPINFO_URL=fake.url)
+        assert cli("update", "ip", "regions", "--cache", str(cache), env=env).returncode == 0
+    first = cli("update", "ip", "coordinates", "--cache", str(cache))
+    assert "could not be placed: FR/Nowhere" in first.stderr, first.stderr
+    db = sqlite3.connect(cache / "state.sqlite")
+    with db:
+        old_france = "UPDATE region_coordinates SET latitude = 41.7, longitude = -1.1, source = 'country centres'"
+        db.execute(f"{old_france} WHERE region = 'FR'")
+        db.execute("INSERT INTO region_coordinates VALUES ('FR/Nowhere', 41.7, -1.1, 'OpenCage')")
+        # The stamp an older release left: its place tables were others, so the next pass looks again.
+        db.execute("UPDATE meta SET value = CAST('older tables' AS BLOB) WHERE name = 'coordinates_placed_for'")
+    tirana = db.execute("SELECT * FROM region_coordinates WHERE region = 'AL/Tirana'").fetchall()
+    db.close()
+    result = cli("update", "ip", "coordinates", "--cache", str(cache))
+    assert result.returncode == 0, result.stderr
+    assert "2 stored places moved" in result.stderr and "could not be placed: FR/Nowhere" in result.stderr
+    db = sqlite3.connect(cache / "state.sqlite")
+    stored = {row[0]: row[1:] for row in db.execute("SELECT * FROM region_coordinates")}
+    assert db.execute("SELECT * FROM region_coordinates WHERE region = 'AL/Tirana'").fetchall() == tirana
+    db.close()
+    france = countries()["FR"].point
+    assert stored["FR"] == (france.latitude, france.longitude, "countries") and "FR/Nowhere" not in stored
+    assert cli("update", "summaries", "--cache", str(cache)).returncode == 0
+    places = yaml.safe_load((cache / "summaries" / "region_codes_to_coordinates.yaml").read_text())
+    assert places["FR"] == {"latitude": france.latitude, "longitude": france.longitude}
+    assert "FR/Nowhere" not in places

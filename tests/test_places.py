@@ -7,14 +7,26 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from urllib.parse import urlsplit
 
 import pytest
 
-from s3logextraction.geodata import cloud_regions, countries, folded, inside, outlines, rows, unpublished_cloud_regions
+from s3logextraction.geodata import (
+    Place,
+    cloud_regions,
+    countries,
+    folded,
+    inside,
+    outlines,
+    rows,
+    unpublished_cloud_regions,
+)
+from s3logextraction.geodata.tables import foreign_holders
 from s3logextraction.ips.classify import cloud_ranges
-from s3logextraction.ips.coordinates import embedded_place, place
+from s3logextraction.ips.coordinates import OpenCagePlaces, embedded_place, place
 
 from .conftest import cli
+from .fakes import fake_opencage, opencage_result
 
 # Every ISO 3166-1 alpha-2 code in use (249), plus XK, which ipinfo writes for Kosovo.
 CODES = """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV
@@ -137,12 +149,16 @@ def written_forms(name: str) -> list[str]:
 def test_region_names_are_placed_offline_and_never_in_another_country() -> None:
     """The test list: every GeoNames admin1 name (the names ipinfo writes), its ASCII form and the
     form without its generic suffix, and every ISO 3166-2 name; at least 99% placed.  A wrong match
-    is worse than none: all but the
+    is worse than none: no placed label may lie inside another country's outline, and all but the
     remote islands the 50m outlines leave out lie inside (or within a degree of) their own."""
     labels = {f"{row['country']}/{form}" for row in rows("admin1.tsv") for form in written_forms(row["name"])}
     labels |= {f"{row['country']}/{row['name']}" for row in rows("subdivisions.tsv")}
     placed = {label: found for label in sorted(labels) if (found := embedded_place(label)) is not None}
     assert len(placed) >= 0.99 * len(labels), sorted(set(labels) - set(placed))[:50]
+    elsewhere = {
+        label: others for label, (point, _) in placed.items() if (others := foreign_holders(label.split("/")[0], point))
+    }
+    assert not elsewhere, elsewhere
     outside = [label for label, (point, _) in placed.items() if not countries()[label.split("/")[0]].holds(point)]
     assert len(outside) <= 0.015 * len(placed), outside  # atolls of MH, MV, TV, MU ... the 50m outlines leave out
 
@@ -185,6 +201,26 @@ def test_every_cloud_point_is_inside_its_country() -> None:
         assert countries()[country].holds(point), (label, country, point)
 
 
+# OpenCage --------------------------------------------------------------------------------------
+
+
+def test_opencage_answers_outside_the_country_s_outline_are_rejected() -> None:
+    """The real client against a fake OpenCage on loopback: an answer in the right country code but
+    outside its outline (Zaragoza for France: inside France's old box) is not taken."""
+    answers = {
+        "Nowhere, FR": [opencage_result(41.7, -1.1, "FR")],
+        "Somewhere, FR": [opencage_result(45.0, 1.0, "FR")],
+        "Harbour, US": [opencage_result(13.45, 144.76, "US")],  # Guam: drawn apart, administered by the US
+    }
+    with fake_opencage(answers) as fake:
+        netloc = urlsplit(fake.url).netloc.replace("127.0.0.1", "localhost")
+        places = OpenCagePlaces(key=fake.token, domain=netloc, protocol="http")
+        assert places.place("FR/Nowhere") is None
+        assert places.place("FR/Somewhere") == Place(45.0, 1.0)
+        assert places.place("US/Harbour") == Place(13.45, 144.76)
+    assert [query["q"] for _, _, query in fake.seen] == ["Nowhere, FR", "Somewhere, FR", "Harbour, US"]
+
+
 # ip place --------------------------------------------------------------------------------------
 
 
@@ -201,3 +237,13 @@ def test_ip_place_prints_rows_for_placed_labels_and_names_the_rest() -> None:
     assert from_stdin.returncode == 0, from_stdin.stderr
     assert [line.split("\t")[0] for line in from_stdin.stdout.splitlines()] == ["NL", "CH/Basel-City"]
     assert [found.label for found in place(["NL", "XX"]) if found.place is None] == ["XX"]
+
+
+def test_a_region_of_a_country_iso_does_not_divide_is_drawn_at_the_country() -> None:
+    hong_kong = countries()["HK"].point
+    for label in ("HK/Hong Kong", "HK/New Territories", "MO/Macau"):
+        found = embedded_place(label)
+        assert found is not None and found[1] == "countries", label
+    assert embedded_place("HK/Hong Kong") == (hong_kong, "countries")
+    eastern = embedded_place("HK/Eastern")  # a GeoNames admin1 region of Hong Kong: its own place
+    assert eastern is not None and eastern[1] == "GeoNames admin1"

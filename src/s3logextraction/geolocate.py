@@ -29,6 +29,7 @@ from .cache import (
     transaction,
 )
 from .errors import InputError, S3LogExtractionError, storage_errors
+from .geodata import place_tables_digest
 from .ips.classify import read_vpn_ranges
 from .ips.coordinates import CoordinatesReport, OpenCagePlaces, place_regions
 from .ips.providers import EmbeddedProvider, IpinfoProvider, MmdbProvider, Provider, ProviderName
@@ -112,8 +113,9 @@ def coordinates_into(opened: Cache, *, geolocation: Geolocation) -> CoordinatesR
 
 
 def placement_stamp(db: sqlite3.Connection, *, opencage: OpenCagePlaces | None) -> bytes:
-    """The summary inputs and the places source a placement pass saw (a new OpenCage key: a new pass)."""
-    return f"{summary_inputs(db)} {'opencage' if opencage else 'embedded'}".encode()
+    """The summary inputs, the places source and the place tables a placement pass saw (a new
+    OpenCage key, or a release with other tables: a new pass)."""
+    return f"{summary_inputs(db)} {'opencage' if opencage else 'embedded'} {place_tables_digest()}".encode()
 
 
 def update_ip_regions(

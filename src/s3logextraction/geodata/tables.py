@@ -9,6 +9,7 @@ The region stage (`ips/`) and the summaries both read these tables; neither owns
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 import re
 import unicodedata
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
-from .outlines import inside
+from .outlines import holders, inside
 
 GITHUB_SNAPSHOT = "2026-07-02"
 # Words a region's name may carry or drop as services write it ("Dhaka Division", "Altai Krai",
@@ -32,6 +33,11 @@ DEPENDENCIES = {
     "NL": ("AW", "CW", "SX"), "AU": ("CX", "CC", "NF", "HM"), "NZ": ("CK", "NU", "TK"), "DK": ("FO", "GL"),
     "NO": ("BV",), "CN": ("HK", "MO"), "FI": ("AX",),
 }  # fmt: skip
+# Where Natural Earth's de facto borders and ISO 3166's lists differ (Crimea drawn with Russia, the
+# Golan with Israel, the West Bank and East Jerusalem as Palestine, Western Sahara apart from
+# Morocco), and Spain's enclaves, which the 50m outlines leave inside Morocco.
+DRAWN_OTHERWISE = {("UA", "RU"), ("SY", "IL"), ("IL", "PS"), ("MA", "EH"), ("ES", "MA")}
+BORDER_DEGREES = 0.1  # a border town may sit this far across a simplified border
 NEAR_DEGREES = 1.0  # names that share a loose key are one place only when their places are this close
 
 
@@ -81,6 +87,36 @@ class Country:
                 for code in (self.outline, *DEPENDENCIES.get(self.outline, ()))
             )
         return math.dist((self.point.latitude, self.point.longitude), (place.latitude, place.longitude)) <= 2.0
+
+
+PLACE_TABLES = ("countries.tsv", "admin1.tsv", "subdivisions.tsv", "aliases.tsv", "cloud_regions.tsv")
+
+
+@cache
+def place_tables_digest() -> str:
+    """A digest of the tables that place labels: a release that changes them makes `update ip
+    coordinates` look at every stored place again."""
+    digest = hashlib.sha256()
+    for name in PLACE_TABLES:
+        digest.update(files("s3logextraction.geodata").joinpath(name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def foreign_holders(country: str, place: Place) -> list[str]:
+    """Other countries whose outline holds a place given for `country` (its dependencies and the
+    borders drawn otherwise aside), unless the place is within `BORDER_DEGREES` of its own outline:
+    the mark of a wrong place, which the generator drops and the tests look for."""
+    own = {country, *DEPENDENCIES.get(country, ())}
+    known = countries().get(country)
+    if known is not None and known.outline:
+        own.add(known.outline)
+    besides = own | {other for one, other in DRAWN_OTHERWISE if one == country}
+    others = holders(latitude=place.latitude, longitude=place.longitude, besides=besides)
+    if others and any(
+        inside(code, latitude=place.latitude, longitude=place.longitude, margin=BORDER_DEGREES) for code in own
+    ):
+        return []
+    return others
 
 
 def rows(name: str) -> list[dict[str, str]]:
@@ -208,4 +244,6 @@ def near(one: Place, other: Place) -> bool:
 
 @cache
 def countries_with_subdivisions() -> frozenset[str]:
-    return frozenset(country for country, _ in region_names().exact)
+    """Countries ISO 3166-2 divides: in the others (HK, MO ...), a region GeoNames does not name is
+    drawn at the country's point."""
+    return frozenset(row["country"] for row in rows("subdivisions.tsv"))

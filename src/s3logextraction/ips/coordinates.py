@@ -35,12 +35,14 @@ from ..geodata import (
 class CoordinatesReport:
     placed: int = 0
     from_opencage: int = 0
+    moved: int = 0
     unplaced: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         missing = f": {', '.join(self.unplaced)}" if self.unplaced else ""
+        moved = f"; {self.moved} stored places moved to where the tables now put them" if self.moved else ""
         return (
-            f"ip coordinates: {self.placed} regions placed ({self.from_opencage} by OpenCage); "
+            f"ip coordinates: {self.placed} regions placed ({self.from_opencage} by OpenCage){moved}; "
             f"{len(self.unplaced)} could not be placed{missing}"
         )
 
@@ -145,6 +147,29 @@ def labels_to_place(db: sqlite3.Connection) -> list[str]:
     ]
 
 
+def moved_places(db: sqlite3.Connection) -> tuple[list[tuple[str, float, float, str]], list[str]]:
+    """Stored places the embedded tables now answer otherwise (a country's point moved inside its
+    outline, a better region name), and OpenCage places outside their country's outline: the
+    rows to store again, and the labels to place again."""
+    again: list[tuple[str, float, float, str]] = []
+    dropped: list[str] = []
+    for label, latitude, longitude, source in db.execute(
+        "SELECT region, latitude, longitude, source FROM region_coordinates"
+    ):
+        found = embedded_place(label) if is_place(label) else None
+        if found is not None:
+            row = (label, found[0].latitude, found[0].longitude, found[1])
+            if row != (label, latitude, longitude, source):
+                again.append(row)
+        elif source != "OpenCage":
+            dropped.append(label)
+        else:
+            known = countries().get(label.partition("/")[0])
+            if known is None or not known.holds(Place(latitude, longitude)):
+                dropped.append(label)
+    return again, dropped
+
+
 def store(db: sqlite3.Connection, rows: Sequence[tuple[str, float, float, str]]) -> None:
     with transaction(db):
         db.executemany("INSERT OR REPLACE INTO region_coordinates VALUES (?, ?, ?, ?)", rows)
@@ -157,6 +182,13 @@ def place_regions(opened: Cache, *, opencage: OpenCagePlaces | None) -> Coordina
     one by one, so a quota that runs out loses nothing."""
     report = CoordinatesReport()
     with storage_errors(what=opened.paths.root):
+        again, dropped = moved_places(opened.db)
+        with transaction(opened.db):
+            opened.db.executemany("DELETE FROM region_coordinates WHERE region = ?", [(label,) for label in dropped])
+            if dropped:
+                touch_summary_inputs(opened.db)
+        store(opened.db, again)
+        report.moved = len(again) + len(dropped)
         rest = []
         rows = []
         for label in labels_to_place(opened.db):
