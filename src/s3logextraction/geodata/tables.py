@@ -154,17 +154,22 @@ def cloud_regions() -> dict[str, tuple[str, Place]]:
     """Cloud region label -> (ISO country, the data centre's place; the country's point where the
     provider names the country but not the city)."""
     return {
-        row["label"]: (row["country"], Place(float(row["latitude"]), float(row["longitude"])))
+        row["label"]: (
+            row["country"],
+            Place(float(row["latitude"]), float(row["longitude"]))
+            if row["latitude"]
+            else countries()[row["country"]].point,
+        )
         for row in rows("cloud_regions.tsv")
-        if row["latitude"]
+        if row["country"]
     }
 
 
 @cache
 def unpublished_cloud_regions() -> frozenset[str]:
-    """Cloud regions in the table whose location (not even the country) the provider has published:
-    listed so that a region new to us is told apart from one known to be unplaceable."""
-    return frozenset(row["label"] for row in rows("cloud_regions.tsv") if not row["latitude"])
+    """Cloud regions in the table whose location the provider has not published, not even the
+    country: listed so that a region new to us is told apart from one known to be unplaceable."""
+    return frozenset(row["label"] for row in rows("cloud_regions.tsv") if not row["country"])
 
 
 @cache
