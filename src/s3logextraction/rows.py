@@ -43,7 +43,7 @@ def read_rows(data: Output | Path) -> pa.Table:
     else:
         table = pacsv.read_csv(
             data if isinstance(data, Path) else pa.BufferReader(data),
-            read_options=pacsv.ReadOptions(column_names=list(PARSER_COLUMNS), block_size=16 << 20),
+            read_options=pacsv.ReadOptions(column_names=list(PARSER_COLUMNS), block_size=16 << 20, use_threads=False),
             parse_options=pacsv.ParseOptions(
                 delimiter="\t", quote_char=False, escape_char=False, newlines_in_values=False
             ),

@@ -46,6 +46,13 @@ def shard_schema() -> pa.Schema:
     )
 
 
+def encoded(column: pa.ChunkedArray) -> pa.DictionaryArray:
+    """The column's distinct values and each row's index into them, in one hashing pass."""
+    if column.num_chunks == 0:
+        return pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], column.type))
+    return pc.dictionary_encode(column.combine_chunks())
+
+
 class IdTable:
     """Ids for one kind of value (IPs or user agents), assigned in order of first appearance.
 
@@ -134,10 +141,9 @@ class Indexer:
         )
 
     def index(self, rows: pa.Table) -> IndexedRows:
-        distinct_ips = pc.unique(rows["ip"]) if rows.num_rows else pa.array([], pa.binary())
-        distinct_agents = pc.unique(rows["user_agent"]) if rows.num_rows else pa.array([], pa.binary())
-        ip_ids, new_ips = self.ips.assign(distinct_ips)
-        agent_ids, new_agents = self.agents.assign(distinct_agents)
+        ips, agents = encoded(rows["ip"]), encoded(rows["user_agent"])
+        ip_ids, new_ips = self.ips.assign(ips.dictionary)
+        agent_ids, new_agents = self.agents.assign(agents.dictionary)
         table = pa.table(
             {
                 "timestamp": rows["timestamp"],
@@ -146,13 +152,11 @@ class Indexer:
                 "status": pc.cast(rows["status"], pa.int16()),
                 "bytes_sent": rows["bytes_sent"],
                 "object_size": rows["object_size"],
-                "ip_id": pc.take(ip_ids, pc.index_in(rows["ip"], value_set=distinct_ips)),
-                "user_agent_id": pc.cast(
-                    pc.take(agent_ids, pc.index_in(rows["user_agent"], value_set=distinct_agents)), pa.int32()
-                ),
+                "ip_id": pc.take(ip_ids, ips.indices),
+                "user_agent_id": pc.cast(pc.take(agent_ids, agents.indices), pa.int32()),
             }
         ).cast(shard_schema())
-        return IndexedRows(table, new_ips, new_agents, distinct_ips, ip_ids, distinct_agents, agent_ids)
+        return IndexedRows(table, new_ips, new_agents, ips.dictionary, ip_ids, agents.dictionary, agent_ids)
 
     def write_shard(self, indexed: IndexedRows, *, target: Path) -> None:
         """Parquet in staging (0600), fsynced, renamed into shards/: the file holds ids only."""
@@ -160,7 +164,10 @@ class Indexer:
         staged = paths.staging / target.name
         descriptor = create_private(staged)
         with os.fdopen(descriptor, "wb") as handle:
-            pq.write_table(indexed.table, handle, compression="zstd", row_group_size=1 << 20)
+            # Statistics for the timestamp only: the one column read with a filter (COUNTER's hours).
+            pq.write_table(
+                indexed.table, handle, compression="zstd", row_group_size=1 << 20, write_statistics=["timestamp"]
+            )
             handle.flush()
             os.fsync(handle.fileno())
         os.rename(staged, target)
