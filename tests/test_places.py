@@ -119,6 +119,12 @@ VARIANTS = {  # the same regions as other services write them
     "CH/Basel City": "CH/Basel-City",
     "EG/Cairo Governorate": "EG/Cairo",
     "US/Washington, D.C.": "US/District of Columbia",
+    "KE/Nairobi": "KE/Nairobi County",
+    "PL/Masovian Voivodeship": "PL/Mazovia",
+    "PL/Silesian Voivodeship": "PL/Silesia",
+    "RO/Bucharest": "RO/București",
+    "AR/Buenos Aires City": "AR/Buenos Aires F.D.",
+    "RU/Saint Petersburg": "RU/St.-Petersburg",
 }
 
 

@@ -25,7 +25,8 @@ GITHUB_SNAPSHOT = "2026-07-02"
 # "Leningradskaya Oblast'", "Bogota D.C.", "Sofia-Capital", "Basel-City"): left out of the loose key.
 GENERIC_WORDS = {"state", "of", "province", "region", "county", "canton", "republic", "respublika", "oblast",
                  "prefecture", "governorate", "department", "district", "municipality", "the", "land",
-                 "division", "krai", "capital", "city", "d", "c", "f", "federal", "territory"}  # fmt: skip
+                 "division", "krai", "kray", "capital", "city", "d", "c", "f", "federal", "territory",
+                 "voivodeship"}  # fmt: skip
 # Territories a country's regions may lie in that Natural Earth draws apart (ISO 3166-2 lists Guam
 # as US-GU, New Caledonia as FR-NC ...).
 DEPENDENCIES = {
@@ -140,7 +141,7 @@ def spelled(name: str) -> str:
 def normalised(name: str) -> str:
     """A name compared loosely: spelled alike, without word order or generic words ("Mordovija,
     Respublika" and "Respublika Mordovija"), used only where that names one place."""
-    return " ".join(sorted(word for word in spelled(name).split() if word not in GENERIC_WORDS))
+    return spelled(" ".join(sorted(word for word in folded(name).split() if word not in GENERIC_WORDS)))
 
 
 @cache
