@@ -233,10 +233,14 @@ def region_names() -> RegionNames:
 
 
 def one_place_each(keyed: Iterable[tuple[str, str, Place, str]]) -> dict[tuple[str, str], tuple[Place, str]]:
-    """Keys that name one place (every name with that key within `NEAR_DEGREES` of the first)."""
+    """Keys that name one place: judged within the first table that has the key (GeoNames, then
+    ISO), where every name with the key must lie within `NEAR_DEGREES` of the first; the two tables
+    put one region at different points (its largest town, its centre), so they are not compared."""
     candidates: dict[tuple[str, str], list[tuple[Place, str]]] = {}
     for country, key, place, source in keyed:
-        candidates.setdefault((country, key), []).append((place, source))
+        found = candidates.setdefault((country, key), [])
+        if not found or found[0][1] == source:
+            found.append((place, source))
     return {
         key: found[0]
         for key, found in candidates.items()
