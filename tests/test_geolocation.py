@@ -423,8 +423,9 @@ def test_places_stored_before_the_tables_changed_are_moved(tmp_path: Path) -> No
         old_france = "UPDATE region_coordinates SET latitude = 41.7, longitude = -1.1, source = 'country centres'"
         db.execute(f"{old_france} WHERE region = 'FR'")
         db.execute("INSERT INTO region_coordinates VALUES ('FR/Nowhere', 41.7, -1.1, 'OpenCage')")
-        # The stamp an older release left: its place tables were others, so the next pass looks again.
+        # What an older release leaves: a stamp from other place tables, and no record of a check.
         db.execute("UPDATE meta SET value = CAST('older tables' AS BLOB) WHERE name = 'coordinates_placed_for'")
+        assert db.execute("DELETE FROM meta WHERE name = 'places_checked_with'").rowcount == 1
     tirana = db.execute("SELECT * FROM region_coordinates WHERE region = 'AL/Tirana'").fetchall()
     db.close()
     result = cli("update", "ip", "coordinates", "--cache", str(cache))

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..cache import Cache, touch_summary_inputs, transaction
+from ..cache import Cache, meta_value, touch_summary_inputs, transaction
 from ..errors import PartialError, storage_errors
 from ..geodata import (
     Place,
@@ -26,8 +26,13 @@ from ..geodata import (
     folded,
     is_place,
     label_class,
+    place_tables_digest,
     region_names,
     unpublished_cloud_regions,
+)
+
+PLACES_CHECKED_WITH = (
+    "places_checked_with"  # meta: the digest of the place tables stored places were last checked against
 )
 
 
@@ -170,6 +175,22 @@ def moved_places(db: sqlite3.Connection) -> tuple[list[tuple[str, float, float, 
     return again, dropped
 
 
+def move_stored_places(db: sqlite3.Connection) -> int:
+    """`moved_places`, applied once per set of place tables (a nightly pass with the tables it
+    checked against last time loads neither outlines nor names for it): how many moved."""
+    digest = place_tables_digest().encode()
+    if meta_value(db, PLACES_CHECKED_WITH) == digest:
+        return 0
+    again, dropped = moved_places(db)
+    store(db, again)
+    with transaction(db):  # a run killed before this checks again: moving a place twice is harmless
+        db.executemany("DELETE FROM region_coordinates WHERE region = ?", [(label,) for label in dropped])
+        db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (PLACES_CHECKED_WITH, digest))
+        if dropped:
+            touch_summary_inputs(db)
+    return len(again) + len(dropped)
+
+
 def store(db: sqlite3.Connection, rows: Sequence[tuple[str, float, float, str]]) -> None:
     with transaction(db):
         db.executemany("INSERT OR REPLACE INTO region_coordinates VALUES (?, ?, ?, ?)", rows)
@@ -182,13 +203,7 @@ def place_regions(opened: Cache, *, opencage: OpenCagePlaces | None) -> Coordina
     one by one, so a quota that runs out loses nothing."""
     report = CoordinatesReport()
     with storage_errors(what=opened.paths.root):
-        again, dropped = moved_places(opened.db)
-        with transaction(opened.db):
-            opened.db.executemany("DELETE FROM region_coordinates WHERE region = ?", [(label,) for label in dropped])
-            if dropped:
-                touch_summary_inputs(opened.db)
-        store(opened.db, again)
-        report.moved = len(again) + len(dropped)
+        report.moved = move_stored_places(opened.db)
         rest = []
         rows = []
         for label in labels_to_place(opened.db):
