@@ -347,6 +347,11 @@ def test_excluded_ips_by_range_and_pattern_are_never_counted(tmp_path: Path) -> 
     assert figures["skipped_by_reason"] == {"not_an_asset": 2, "excluded_ip": 3}
     assert figures["lines_kept"] == len(REQUESTS) - 2 and figures["bytes_sent"] == 590 + 70 + 60 + 9
     assert b"198.51.100.2" not in b"".join(path.read_bytes() for path in cache.rglob("*") if path.is_file())
+    with sqlite3.connect(cache / "state.sqlite") as db:  # an excluded requester gets no id, even sealed
+        indexed = {ip_id for (ip_id,) in db.execute("SELECT ip_id FROM ips")}
+    assert indexed == {
+        ip_id for shard in (cache / "shards").iterdir() for ip_id in pq.read_table(shard)["ip_id"].to_pylist()
+    }
     listed = cli("config", "exclude-ips", "list", "--cache", str(cache), env=env)
     assert listed.stdout.splitlines() == ["198.51.100.200/31", r"re:^198\.51\.100\.249$"]
     without_key = cli("config", "exclude-ips", "list", "--cache", str(cache))

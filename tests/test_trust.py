@@ -5,11 +5,14 @@ replaced as a whole even when the publish is killed at its first rename."""
 from __future__ import annotations
 
 import bz2
+import functools
 import gzip
 import hashlib
+import ipaddress
 import itertools
 import lzma
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -18,11 +21,12 @@ import textwrap
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 import zstandard
 
 from s3logextraction import extract, status
-from s3logextraction.addresses import masked_agent
+from s3logextraction.addresses import canonical_ip, masked_agent, maybe_not_canonical
 from s3logextraction.datasets import dataset_folder
 
 from .conftest import age, as_version_8, cli, committed_of, killed_at_event
@@ -99,6 +103,57 @@ def test_one_address_however_written_is_one_requester(tmp_path: Path) -> None:
     ips, _ = ips_and_agents(cache)
     assert sorted(ips.values()) == ["192.0.2.7", "2a00:1450:4001:81c::200f"]
     assert sorted(row[6] for row in shard_rows(cache)).count(next(k for k, v in ips.items() if ":" in v)) == 3
+
+
+def written_forms(address: ipaddress.IPv6Address, rng: random.Random) -> list[str]:
+    """Ways a log can write one address: canonical, exploded, upper case, uncompressed, a zero run
+    compressed that may not be the longest, leading zeros kept at random."""
+    groups = address.exploded.split(":")
+    bare = [group.lstrip("0") or "0" for group in groups]
+    forms = [str(address), address.exploded, address.exploded.upper(), str(address).upper(), ":".join(bare)]
+    zeros = [index for index, group in enumerate(bare) if group == "0"]
+    if zeros:
+        start = end = rng.choice(zeros)
+        while end + 1 < 8 and bare[end + 1] == "0" and rng.random() < 0.7:
+            end += 1
+        forms.append(":".join(bare[:start]) + "::" + ":".join(bare[end + 1 :]))
+    forms.append(":".join(rng.choice([group, short]) for group, short in zip(groups, bare, strict=True)))
+    return forms
+
+
+def test_only_addresses_that_may_be_written_otherwise_are_parsed_again() -> None:
+    """The vectorised pre-filter never lets a non-canonical form through (that would make one
+    requester two); checked against Python's RFC 5952 writer on many forms of many addresses."""
+    rng = random.Random(5952)
+    addresses = [
+        ipaddress.IPv6Address(
+            functools.reduce(
+                lambda bits, _: bits << 16 | (0 if rng.random() < 0.35 else rng.choice([rng.getrandbits(16), 0xFFFF])),
+                range(8),
+                0,
+            )
+        )
+        for _ in range(4000)
+    ]
+    written = [form for address in addresses for form in written_forms(address, rng)]
+    written += [
+        "::ffff:102:304",
+        "::ffff:192.0.2.1",
+        "0::1",
+        "1:0::",
+        "::1",
+        "::",
+        "1::",
+        "1:0:0:2::3",
+        "1:2:3::5:6:7:8",
+    ]
+    passed = [
+        form
+        for form, suspect in zip(written, maybe_not_canonical(pa.array(written, pa.binary())).to_pylist(), strict=True)
+        if not suspect
+    ]
+    assert len(passed) > len(addresses) / 2  # the canonical forms pass: the filter is worth having
+    assert [form for form in passed if canonical_ip(form.encode()) != form.encode()] == []
 
 
 def plain_lines(count: int) -> bytes:

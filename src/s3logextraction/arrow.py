@@ -9,6 +9,7 @@ is most of its time.  Type checkers see the real modules.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 import types
@@ -18,7 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import DataError
 
-__all__ = ["feather", "import_now", "pa", "pacsv", "pc", "pq", "read_shard_file", "when_imported"]
+__all__ = [
+    "feather",
+    "import_now",
+    "one_chunk",
+    "pa",
+    "pacsv",
+    "pc",
+    "pq",
+    "read_shard_file",
+    "row_pool",
+    "when_imported",
+]
 
 PENDING: list[Callable[[types.ModuleType], None]] = []
 
@@ -39,6 +51,27 @@ def import_now() -> None:
     for module in (pa, pc, pacsv, pq):
         if isinstance(module, Deferred):
             module.load()
+
+
+@functools.cache
+def row_pool() -> pa.MemoryPool:
+    """The memory pool the parser's rows are read into: jemalloc where this pyarrow has it, else the
+    system's allocator.  Reading a batch grows every column's buffer many times over; pyarrow's
+    default (mimalloc) moved and page-faulted them at such a cost that reading into it took 15% more
+    of the coordinator's CPU (316 MB, same run).  Passed to the reader only, so no process-wide
+    default changes for a program that imports this library."""
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return pa.system_memory_pool()
+
+
+def one_chunk(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array: its only chunk as it is (no copy), else the chunks joined
+    (dictionary chunks get one dictionary)."""
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    return pa.concat_arrays(column.chunks) if column.num_chunks else pa.array([], column.type)
 
 
 def read_shard_file(path: Path, *, columns: list[str], filters: Any = None) -> pa.Table:

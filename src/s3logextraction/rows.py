@@ -11,7 +11,7 @@ import functools
 import mmap
 from pathlib import Path
 
-from .arrow import pa, pacsv, pc
+from .arrow import one_chunk, pa, pacsv, row_pool
 from .text import from_parser
 
 Output = bytes | mmap.mmap  # the parser's stdout, read or mapped into memory
@@ -21,22 +21,26 @@ PARSER_COLUMNS = ("timestamp", "key", "operation", "status", "bytes_sent", "obje
 
 @functools.cache
 def parser_types() -> dict[str, pa.DataType]:
+    """Keys, addresses and agents repeat from row to row: read as dictionaries, each distinct
+    value is hashed once, while it is read, and never again (the address rewrite, the exclusion
+    list and the ids all work on the distinct values)."""
+    repeated = pa.dictionary(pa.int32(), pa.binary())
     return {
         "timestamp": pa.timestamp("s", tz="UTC"),  # the parser writes ISO 8601 with Z (fast built-in parser)
-        "key": pa.binary(),
+        "key": repeated,
         "operation": pa.string(),
-        "status": pa.string(),
+        "status": pa.int16(),  # kept rows have a three-digit status
         "bytes_sent": pa.int64(),
         "object_size": pa.int64(),
-        "ip": pa.binary(),
-        "user_agent": pa.binary(),
+        "ip": repeated,
+        "user_agent": repeated,
     }
 
 
 def read_rows(data: Output | Path) -> pa.Table:
-    """The parser's TSV as a table (pyarrow's multithreaded C++ reader).  Text cells have no
-    control byte (the parser escapes them), so no value can be misread as a row end; the key is
-    turned into text once per distinct key."""
+    """The parser's TSV as a table with one chunk per column (pyarrow's C++ reader).  Text cells
+    have no control byte (the parser escapes them), so no value can be misread as a row end; the
+    key is turned into text once per distinct key."""
     empty = data.stat().st_size == 0 if isinstance(data, Path) else len(data) == 0
     if empty:
         table = pa.table({name: pa.array([], type=kind) for name, kind in parser_types().items()})
@@ -50,8 +54,11 @@ def read_rows(data: Output | Path) -> pa.Table:
             convert_options=pacsv.ConvertOptions(
                 column_types=parser_types(), check_utf8=False, strings_can_be_null=False
             ),
+            memory_pool=row_pool(),
         )
-    keys = pc.dictionary_encode(table["key"].combine_chunks())
+    if table.column(0).num_chunks > 1:  # an output larger than one block: one dictionary per column
+        table = table.unify_dictionaries().combine_chunks()
+    keys = one_chunk(table["key"])
     return table.set_column(
         PARSER_COLUMNS.index("key"), "key", pa.DictionaryArray.from_arrays(keys.indices, key_texts(keys.dictionary))
     )

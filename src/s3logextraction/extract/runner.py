@@ -93,7 +93,7 @@ class BatchResult:
         found = {}
         for value in pc.unique(status).to_pylist():
             mask = pc.equal(status, value)
-            found[value] = (int(pc.sum(mask).as_py() or 0), int(pc.sum(pc.filter(sent, mask)).as_py() or 0))
+            found[str(value)] = (int(pc.sum(mask).as_py() or 0), int(pc.sum(pc.filter(sent, mask)).as_py() or 0))
         return found
 
     @property

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..arrow import pa, pc
+from ..arrow import one_chunk, pa, pc
 from ..cache import Cache, CachePaths, PathLike, meta_value, reader, transaction
 from ..errors import UsageError, storage_errors
 from .classify import RangeTable, number_of
@@ -81,11 +81,11 @@ class IPFilter:
             return True
         return any(pattern.search(ip) for pattern in self.patterns)
 
-    def keep_mask(self, ips: pa.ChunkedArray) -> pa.ChunkedArray:
-        """True for the rows to keep; each distinct IP is checked once."""
-        distinct = pc.unique(ips)
-        dropped = [ip for ip in distinct.to_pylist() if self.excludes(ip.decode("ascii", "replace"))]
-        return pc.invert(pc.is_in(ips, value_set=pa.array(dropped, type=ips.type)))
+    def keep_mask(self, ips: pa.ChunkedArray) -> pa.Array:
+        """True for the rows to keep; each distinct IP (the dictionary column's values) is checked once."""
+        encoded = one_chunk(ips)
+        kept = [not self.excludes(ip.decode("ascii", "replace")) for ip in encoded.dictionary.to_pylist()]
+        return pc.take(pa.array(kept, pa.bool_()), encoded.indices)
 
 
 def stored_entries(db: sqlite3.Connection, *, keys: IPKeys) -> list[str]:

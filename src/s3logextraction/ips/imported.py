@@ -108,8 +108,8 @@ def import_s3_log_extraction(
     ):
         indexer = open_indexer(opened, password=password)
         addresses = pa.array(list(wanted), pa.binary())
-        ids, new_rows = indexer.ips.assign(addresses)
-        found = ids.to_pylist()
+        assigned = indexer.ips.assign(addresses)
+        found = assigned.ids.to_pylist()
         labelled = {
             ip_id for (ip_id,) in rows_for(opened.db, select="SELECT ip_id FROM ip_regions", column="ip_id", keys=found)
         }
@@ -122,7 +122,7 @@ def import_s3_log_extraction(
         report.kept = len(wanted) - len(rows)
         report.imported = len(rows)
         with transaction(opened.db) as db:
-            db.executemany("INSERT INTO ips VALUES (?, ?, ?)", new_rows)
+            db.executemany("INSERT INTO ips VALUES (?, ?, ?)", assigned.new_rows)
             db.executemany("INSERT INTO ip_regions (ip_id, region, source, classified_at) VALUES (?, ?, ?, ?)", rows)
             if rows:
                 touch_summary_inputs(db)

@@ -15,6 +15,8 @@ by the next run), never both counted.
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import os
 import sqlite3
 from collections.abc import Callable
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..addresses import requester_rows
-from ..arrow import pa, pc, pq
+from ..arrow import one_chunk, pa, pc, pq
 from ..cache import Cache, PathLike, create_private, fsync_directory, rows_for, transaction
 from ..errors import storage_errors
 from ..progress import progress_bar
@@ -47,10 +49,13 @@ def shard_schema() -> pa.Schema:
 
 
 def encoded(column: pa.ChunkedArray) -> pa.DictionaryArray:
-    """The column's distinct values and each row's index into them, in one hashing pass."""
-    if column.num_chunks == 0:
-        return pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], column.type))
-    return pc.dictionary_encode(column.combine_chunks())
+    """The dictionary column with only the values its rows use: rows dropped after reading (the
+    exclusion list) leave theirs in the dictionary, and ids go to the requesters and agents of
+    kept rows only."""
+    array = one_chunk(column)
+    if len(pc.unique(array.indices)) == len(array.dictionary):
+        return array
+    return pc.dictionary_encode(array.dictionary_decode())
 
 
 class IdTable:
@@ -83,26 +88,39 @@ class IdTable:
             bytes(key): int(ident) for key, ident in rows_for(self.db, select=select, column=self.key_column, keys=keys)
         }
 
-    def assign(self, distinct: pa.Array) -> tuple[pa.Array, list[tuple[object, ...]]]:
+    def assign(self, distinct: pa.Array) -> Assigned:
+        """Ids for `distinct` (unique values), in its order: from this run's memory, else the DB, else new."""
         values = distinct.to_pylist()
-        unseen = [value for value in values if value not in self.seen]
-        keys = {value: self.key_of(value) for value in unseen}
-        stored = self.stored(list(keys.values()))
+        known = list(map(self.seen.get, values))
+        unseen = list(itertools.compress(values, map(operator.not_, known)))  # ids start at 1
+        keys = list(map(self.key_of, unseen))
+        stored = self.stored(keys)
         next_id = int(self.db.execute(f"SELECT coalesce(max({self.id_column}), 0) + 1 FROM {self.table}").fetchone()[0])
-        found: dict[bytes, int] = {}  # not a copy of `seen`: that would cost every batch the whole run's IPs
+        found: dict[bytes, int] = {}  # not a copy of `seen`: that would cost every batch the whole run's values
         new_rows: list[tuple[object, ...]] = []
-        for value in unseen:
-            ident = stored.get(keys[value])
+        for value, key in zip(unseen, keys, strict=True):
+            ident = stored.get(key)
             if ident is None:
                 ident, next_id = next_id, next_id + 1
-                new_rows.append(self.row(ident, keys[value], value))
+                new_rows.append(self.row(ident, key, value))
             found[value] = ident
-        seen = self.seen
-        ids = [seen[value] if value in seen else found[value] for value in values]
-        return pa.array(ids, type=pa.int64()), new_rows
+        ids = pa.array(known, type=pa.int64())
+        if unseen:
+            ids = pc.replace_with_mask(ids, ids.is_null(), pa.array([found[value] for value in unseen], pa.int64()))
+        return Assigned(ids=ids, new_rows=new_rows, found=found)
 
-    def remember(self, distinct: pa.Array, ids: pa.Array) -> None:
-        self.seen.update(zip(distinct.to_pylist(), ids.to_pylist(), strict=True))
+    def remember(self, assigned: Assigned) -> None:
+        self.seen.update(assigned.found)
+
+
+@dataclass
+class Assigned:
+    """The ids of a batch's distinct values (in their order), the rows the commit stores for the new
+    ones, and the values this run had not seen (remembered once the commit is done)."""
+
+    ids: pa.Array
+    new_rows: list[tuple[object, ...]]
+    found: dict[bytes, int]
 
 
 @dataclass
@@ -110,12 +128,8 @@ class IndexedRows:
     """A batch's rows with ids in place of IPs and agents, and the ids that are new."""
 
     table: pa.Table
-    new_ips: list[tuple[object, ...]]
-    new_agents: list[tuple[object, ...]]
-    distinct_ips: pa.Array
-    ip_ids: pa.Array
-    distinct_agents: pa.Array
-    agent_ids: pa.Array
+    ips: Assigned
+    agents: Assigned
 
 
 class Indexer:
@@ -142,21 +156,20 @@ class Indexer:
 
     def index(self, rows: pa.Table) -> IndexedRows:
         ips, agents = encoded(rows["ip"]), encoded(rows["user_agent"])
-        ip_ids, new_ips = self.ips.assign(ips.dictionary)
-        agent_ids, new_agents = self.agents.assign(agents.dictionary)
+        ip_ids, agent_ids = self.ips.assign(ips.dictionary), self.agents.assign(agents.dictionary)
         table = pa.table(
             {
                 "timestamp": rows["timestamp"],
                 "key": rows["key"],
                 "operation": pc.dictionary_encode(rows["operation"]),
-                "status": pc.cast(rows["status"], pa.int16()),
+                "status": rows["status"],
                 "bytes_sent": rows["bytes_sent"],
                 "object_size": rows["object_size"],
-                "ip_id": pc.take(ip_ids, ips.indices),
-                "user_agent_id": pc.cast(pc.take(agent_ids, agents.indices), pa.int32()),
+                "ip_id": pc.take(ip_ids.ids, ips.indices),
+                "user_agent_id": pc.cast(pc.take(agent_ids.ids, agents.indices), pa.int32()),
             }
         ).cast(shard_schema())
-        return IndexedRows(table, new_ips, new_agents, ips.dictionary, ip_ids, agents.dictionary, agent_ids)
+        return IndexedRows(table, ip_ids, agent_ids)
 
     def write_shard(self, indexed: IndexedRows, *, target: Path) -> None:
         """Parquet in staging (0600), fsynced, renamed into shards/: the file holds ids only."""
@@ -176,13 +189,13 @@ class Indexer:
     @staticmethod
     def store(db: sqlite3.Connection, indexed: IndexedRows) -> None:
         """The new ids, inside the caller's transaction (the batch's commit)."""
-        db.executemany("INSERT INTO ips VALUES (?, ?, ?)", indexed.new_ips)
-        db.executemany("INSERT INTO user_agents VALUES (?, ?)", indexed.new_agents)
+        db.executemany("INSERT INTO ips VALUES (?, ?, ?)", indexed.ips.new_rows)
+        db.executemany("INSERT INTO user_agents VALUES (?, ?)", indexed.agents.new_rows)
 
     def remember(self, indexed: IndexedRows) -> None:
         """After the commit: later batches of this run find these ids without the DB."""
-        self.ips.remember(indexed.distinct_ips, indexed.ip_ids)
-        self.agents.remember(indexed.distinct_agents, indexed.agent_ids)
+        self.ips.remember(indexed.ips)
+        self.agents.remember(indexed.agents)
 
     def convert_tsv_shard(self, batch_id: str) -> None:
         paths = self.cache.paths
