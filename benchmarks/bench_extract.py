@@ -32,11 +32,13 @@ from s3logextraction.gawk import gawk_command, gawk_environment
 
 SCRIPT = str(Path(sys.executable).with_name("s3logextraction"))
 PEER = Path(__file__).resolve().parents[2] / "shared" / "bench" / "polars_baseline.py"
-# Runs `extract` from Python in a child process, so the report's indexing time is visible.
+# Runs `extract` from Python in a child process, so the report's indexing time is visible (with the
+# process settings the console script makes).
 # Its CPU time (this process: listing, reading gawk's rows, indexing, Parquet, commits) against its
 # children's (gawk) says where each core's time goes.
 EXTRACT = (
-    "import json, resource, sys, pathlib, s3logextraction; "
+    "import json, resource, sys, pathlib, s3logextraction, s3logextraction.cli; "
+    "s3logextraction.cli.configure_process(); "
     "r = s3logextraction.extract(pathlib.Path(sys.argv[1]), cache=pathlib.Path(sys.argv[2]), "
     "options=s3logextraction.ExtractOptions(workers=int(sys.argv[3]), settle_seconds=0)); "
     "own, gawk = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)); "

@@ -19,9 +19,10 @@ import itertools
 import operator
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from ..addresses import requester_rows
 from ..arrow import one_chunk, pa, pc, pq
@@ -62,8 +63,10 @@ class IdTable:
     """Ids for one kind of value (IPs or user agents), assigned in order of first appearance.
 
     A value is stored under its lookup key (`key_of`: the keyed digest for IPs, the text itself for
-    agents).  `seen` keeps the values committed in this run in memory only, so later shards skip
-    the hash and the DB; the rest are looked up in batches, one query per 500 values.
+    agents), with its sealed bytes where `sealed_of` is given.  `seen` keeps the values committed
+    in this run in memory only, so later shards skip the hash and the DB; the rest are looked up in
+    batches, one query per 500 values, unless the table was empty when the run began (a first
+    backfill): this process is its one writer, so a value it has not seen is new.
     """
 
     def __init__(
@@ -74,40 +77,46 @@ class IdTable:
         id_column: str,
         key_column: str,
         key_of: Callable[[bytes], bytes],
-        row: Callable[[int, bytes, bytes], tuple[object, ...]],
+        sealed_of: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.db = db
         self.table, self.id_column, self.key_column = table, id_column, key_column
-        self.key_of = key_of
-        self.row = row
+        self.key_of, self.sealed_of = key_of, sealed_of
         self.seen: dict[bytes, int] = {}
+        self.stored_before = db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None
 
     def stored(self, keys: list[bytes]) -> dict[bytes, int]:
+        if not self.stored_before:
+            return {}
         select = f"SELECT {self.key_column}, {self.id_column} FROM {self.table}"
         return {
             bytes(key): int(ident) for key, ident in rows_for(self.db, select=select, column=self.key_column, keys=keys)
         }
 
     def assign(self, distinct: pa.Array) -> Assigned:
-        """Ids for `distinct` (unique values), in its order: from this run's memory, else the DB, else new."""
+        """Ids for `distinct` (unique values), in its order: from this run's memory, else the DB, else
+        new; the work per value is done by C loops (map, compress, zip), as a batch has thousands."""
         values = distinct.to_pylist()
         known = list(map(self.seen.get, values))
         unseen = list(itertools.compress(values, map(operator.not_, known)))  # ids start at 1
         keys = list(map(self.key_of, unseen))
-        stored = self.stored(keys)
-        next_id = int(self.db.execute(f"SELECT coalesce(max({self.id_column}), 0) + 1 FROM {self.table}").fetchone()[0])
-        found: dict[bytes, int] = {}  # not a copy of `seen`: that would cost every batch the whole run's values
-        new_rows: list[tuple[object, ...]] = []
-        for value, key in zip(unseen, keys, strict=True):
-            ident = stored.get(key)
-            if ident is None:
-                ident, next_id = next_id, next_id + 1
-                new_rows.append(self.row(ident, key, value))
-            found[value] = ident
-        ids = pa.array(known, type=pa.int64())
+        ids = list(map(self.stored(keys).get, keys))
+        is_new = list(map(operator.not_, ids))
+        first = int(self.db.execute(f"SELECT coalesce(max({self.id_column}), 0) + 1 FROM {self.table}").fetchone()[0])
+        new_ids = range(first, first + sum(is_new))
+        for position, ident in zip(itertools.compress(range(len(ids)), is_new), new_ids, strict=True):
+            ids[position] = ident
+        filled = cast(list[int], ids)  # every value has its id now
+        columns: list[Iterable[object]] = [new_ids, itertools.compress(keys, is_new)]
+        if self.sealed_of is not None:
+            columns.append(map(self.sealed_of, itertools.compress(unseen, is_new)))
+        assigned = pa.array(known, type=pa.int64())
         if unseen:
-            ids = pc.replace_with_mask(ids, ids.is_null(), pa.array([found[value] for value in unseen], pa.int64()))
-        return Assigned(ids=ids, new_rows=new_rows, found=found)
+            assigned = pc.replace_with_mask(assigned, assigned.is_null(), pa.array(filled, pa.int64()))
+        # `found` is not a copy of `seen`: that would cost every batch the whole run's values
+        return Assigned(
+            ids=assigned, new_rows=list(zip(*columns, strict=True)), found=dict(zip(unseen, filled, strict=True))
+        )
 
     def remember(self, assigned: Assigned) -> None:
         self.seen.update(assigned.found)
@@ -143,7 +152,7 @@ class Indexer:
             id_column="ip_id",
             key_column="digest",
             key_of=keys.digest,
-            row=lambda ip_id, digest, ip: (ip_id, digest, keys.seal(ip)),
+            sealed_of=keys.seal,
         )
         self.agents = IdTable(
             cache.db,
@@ -151,7 +160,6 @@ class Indexer:
             id_column="user_agent_id",
             key_column="text",
             key_of=lambda agent: agent,
-            row=lambda agent_id, text, _agent: (agent_id, text),
         )
 
     def index(self, rows: pa.Table) -> IndexedRows:
