@@ -227,3 +227,22 @@ def test_status_during_a_run_shows_where_it_stands(tmp_path: Path, monkeypatch: 
     with reader(CachePaths.of(cache)) as db:
         assert db.execute("SELECT count(*) FROM meta WHERE name = 'progress'").fetchone()[0] == 0
     assert status(cache=cache)["progress"] is None
+
+
+def openblas_threads(*, configured: bool) -> int:
+    """Threads of a fresh process once pyarrow (and with it numpy) is imported."""
+    code = (
+        "import os; from s3logextraction.cli import configure_process; "
+        + ("configure_process(); " if configured else "")
+        + "import pyarrow; print(len(os.listdir('/proc/self/task')))"
+    )
+    environment = {name: value for name, value in os.environ.items() if name != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="OpenBLAS starts no pool on one core")
+def test_the_command_line_keeps_openblas_off_the_parser_s_cores() -> None:
+    """numpy's OpenBLAS starts a spinning thread per core when pyarrow imports it; the command line's
+    process settings keep it to the calling thread, so gawk keeps its cores."""
+    assert openblas_threads(configured=True) < openblas_threads(configured=False)
