@@ -57,7 +57,7 @@ def import_now() -> None:
 def row_pool() -> pa.MemoryPool:
     """The memory pool the parser's rows are read into: jemalloc where this pyarrow has it, else the
     system's allocator.  Reading a batch grows every column's buffer many times over; pyarrow's
-    default (mimalloc) moved and page-faulted them at such a cost that reading into it took 15% more
+    default (mimalloc) moved and page-faulted them at such a cost that reading into it took 13% more
     of the coordinator's CPU (316 MB, same run).  Passed to the reader only, so no process-wide
     default changes for a program that imports this library."""
     try:
