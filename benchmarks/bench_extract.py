@@ -113,6 +113,9 @@ def main() -> None:
     warm(files)
     for _ in range(args.rounds):
         for label, action in contenders.items():
+            # The previous contender's output (the peer writes its TSV, extract its cache) is flushed
+            # first: else extract's fsyncs wait for another program's writeback.
+            os.sync()
             runs.setdefault(label, []).append(action())
     median = {label: statistics.median(values) for label, values in runs.items()}
     _, peak = peak_tree_memory(
