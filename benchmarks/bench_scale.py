@@ -30,6 +30,10 @@ from typing import Any
 
 import psutil
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import tree_memory
+
 SCRIPT = str(Path(sys.executable).with_name("s3logextraction"))
 LINE = (
     "8787a3c41bf7ce0d54359d9348ad5b08e16bd5bb8ae5aa4e1508b435773a066e dandiarchive [{stamp} +0000] "
@@ -80,11 +84,10 @@ def first_extract(logs: Path, cache: Path) -> dict[str, float]:
     first_commit = float("nan")
     while process.poll() is None:
         try:
-            mine = root.memory_info().rss
-            children = sum(child.memory_info().rss for child in root.children(recursive=True))
+            mine, whole = tree_memory(root)
         except psutil.Error:
-            mine = children = 0
-        own, tree = max(own, mine), max(tree, mine + children)
+            mine = whole = 0
+        own, tree = max(own, mine), max(tree, whole)
         if first_commit != first_commit and batches(cache / "state.sqlite"):
             first_commit = time.perf_counter() - started
         time.sleep(0.01)

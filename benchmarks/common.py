@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import threading
@@ -43,6 +44,23 @@ def run_quiet(command: list[str], **kwargs: Any) -> None:
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, **kwargs)
 
 
+def tree_memory(root: psutil.Process) -> tuple[int, int]:
+    """The RSS of `root` and of its whole tree, sampled now.  A child that still runs `root`'s own
+    command line is a fork not yet turned into gawk (between fork and exec it maps the parent's
+    pages, which its RSS shows again): it is left out, else a sample taken at that instant counts
+    the coordinator twice."""
+    mine = root.memory_info().rss
+    command = root.cmdline()
+    children = 0
+    for child in root.children(recursive=True):
+        try:
+            if child.cmdline() != command:
+                children += child.memory_info().rss
+        except psutil.Error:
+            continue
+    return mine, mine + children
+
+
 def peak_tree_memory(command: list[str]) -> tuple[float, int]:
     """Wall time and the peak summed RSS of the command and all its children (sampled)."""
     started = time.perf_counter()
@@ -54,11 +72,8 @@ def peak_tree_memory(command: list[str]) -> tuple[float, int]:
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            try:
-                tree = [root, *root.children(recursive=True)]
-                peak = max(peak, sum(member.memory_info().rss for member in tree))
-            except psutil.Error:
-                pass
+            with contextlib.suppress(psutil.Error):
+                peak = max(peak, tree_memory(root)[1])
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample)
